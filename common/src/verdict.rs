@@ -1,0 +1,78 @@
+//! Grading outcomes as every service sees them: the judge produces them, the submission worker stores
+//! them, the edge serves them. One definition, so a verdict means the same thing everywhere.
+
+use serde::{Deserialize, Serialize};
+
+/// The final judgement of a submission or of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Accepted,
+    WrongAnswer,
+    TimeLimitExceeded,
+    MemoryLimitExceeded,
+    RuntimeError,
+    OutputLimitExceeded,
+    CompilationError,
+    /// The judge's fault (a broken package, a sandbox failure), never the submitter's.
+    InternalError,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::WrongAnswer => "wrong_answer",
+            Verdict::TimeLimitExceeded => "time_limit_exceeded",
+            Verdict::MemoryLimitExceeded => "memory_limit_exceeded",
+            Verdict::RuntimeError => "runtime_error",
+            Verdict::OutputLimitExceeded => "output_limit_exceeded",
+            Verdict::CompilationError => "compilation_error",
+            Verdict::InternalError => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of one test case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// 1-based position in the problem's test order (samples first, then secret groups in
+    /// lexicographic order).
+    pub index: u32,
+    /// The test's name inside the package, e.g. `secret/group1/03`.
+    pub name: String,
+    pub verdict: Verdict,
+    /// CPU time (user + system) of the whole process tree.
+    pub time_ms: u64,
+    /// Wall-clock time.
+    pub wall_time_ms: u64,
+    /// Peak resident memory of the whole process tree.
+    pub memory_kb: u64,
+    /// Exit code or signal and similar detail for `runtime_error`, validator feedback for
+    /// `wrong_answer`; short, never the test data itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The outcome of judging one submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgeReport {
+    pub verdict: Verdict,
+    /// Maximum CPU time over the tests that ran.
+    pub run_time_ms: u64,
+    /// Maximum peak memory over the tests that ran.
+    pub memory_kb: u64,
+    pub tests: Vec<TestResult>,
+    /// The compiler's output (truncated), present when there was a compile step with output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_output: Option<String>,
+    /// Why the judge failed, for `internal_error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
