@@ -1,0 +1,176 @@
+//! The auth worker's collections, their migrations, and the mapping of store failures.
+//!
+//! Documents keep what their logic compares as strings and integers (`state`, `*_ms`), not as
+//! booleans or dates updated in place: the same queries then mean the same on MongoDB and on the
+//! embedded test server. Dates that a TTL index needs are written once, at insert.
+
+use std::time::Duration;
+
+use common::auth::{Role, User};
+use common::migrate::{self, Migration};
+use common::Problem;
+use futures::FutureExt;
+use mongodb::bson::{doc, DateTime};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+
+pub const USERS: &str = "users";
+pub const REFRESH_TOKENS: &str = "refresh_tokens";
+pub const LOGIN_THROTTLE: &str = "login_throttle";
+
+/// A user as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub username: String,
+    /// Lower-cased username; unique index.
+    pub username_key: String,
+    pub email: String,
+    /// Lower-cased e-mail; unique index.
+    pub email_key: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: DateTime,
+}
+
+impl UserDoc {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::User)
+    }
+
+    pub fn view(&self) -> User {
+        User {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            email: self.email.clone(),
+            role: self.role(),
+            created_at: chrono::DateTime::from_timestamp_millis(self.created_at.timestamp_millis())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A refresh token as stored: only its SHA-256, never the token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshDoc {
+    /// Hex SHA-256 of the token.
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub user_id: String,
+    pub family: String,
+    /// `active`, `used` (rotated) or `revoked`.
+    pub state: String,
+    pub expires_at_ms: i64,
+    /// For the TTL index that removes expired tokens.
+    pub expires_at: DateTime,
+}
+
+/// Failed logins of one account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThrottleDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub failures: i64,
+    pub last_failure_ms: i64,
+    #[serde(default)]
+    pub locked_until_ms: i64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub db: Database,
+    pub users: Collection<UserDoc>,
+    pub refresh_tokens: Collection<RefreshDoc>,
+    pub throttle: Collection<ThrottleDoc>,
+}
+
+/// Connects lazily: the driver finds the server on first use, and a request made while it is
+/// away fails after the short selection timeout (→ 503) instead of hanging.
+pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
+    let mut options = ClientOptions::parse(uri).await?;
+    options.app_name = Some("auth-worker".to_owned());
+    options
+        .server_selection_timeout
+        .get_or_insert(Duration::from_secs(2));
+    options.connect_timeout.get_or_insert(Duration::from_secs(2));
+    let client = mongodb::Client::with_options(options)?;
+    let db = client.database(database);
+    Ok(Store {
+        users: db.collection(USERS),
+        refresh_tokens: db.collection(REFRESH_TOKENS),
+        throttle: db.collection(LOGIN_THROTTLE),
+        db,
+    })
+}
+
+fn unique(keys: mongodb::bson::Document, name: &str) -> IndexModel {
+    IndexModel::builder()
+        .keys(keys)
+        .options(IndexOptions::builder().unique(true).name(name.to_owned()).build())
+        .build()
+}
+
+fn plain(keys: mongodb::bson::Document, name: &str) -> IndexModel {
+    IndexModel::builder()
+        .keys(keys)
+        .options(IndexOptions::builder().name(name.to_owned()).build())
+        .build()
+}
+
+/// The auth worker's schema history. Append, never edit: applied versions are not re-run.
+pub fn migrations() -> Vec<Migration> {
+    vec![
+        Migration {
+            version: 1,
+            name: "unique user names and e-mails",
+            apply: |db| {
+                async move {
+                    let users = db.collection::<mongodb::bson::Document>(USERS);
+                    users
+                        .create_index(unique(doc! {"username_key": 1}, "username_key_unique"))
+                        .await?;
+                    users
+                        .create_index(unique(doc! {"email_key": 1}, "email_key_unique"))
+                        .await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
+        Migration {
+            version: 2,
+            name: "refresh token families and expiry",
+            apply: |db| {
+                async move {
+                    let tokens = db.collection::<mongodb::bson::Document>(REFRESH_TOKENS);
+                    tokens.create_index(plain(doc! {"family": 1}, "family")).await?;
+                    let ttl = IndexModel::builder()
+                        .keys(doc! {"expires_at": 1})
+                        .options(
+                            IndexOptions::builder()
+                                .name("expires_at_ttl".to_owned())
+                                .expire_after(Duration::from_secs(0))
+                                .build(),
+                        )
+                        .build();
+                    tokens.create_index(ttl).await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
+    ]
+}
+
+pub async fn migrate(store: &Store) -> Result<(), migrate::MigrateError> {
+    migrate::run(&store.db, "auth", &migrations()).await
+}
+
+/// Any store failure seen by a request: the client gets a 503 and may retry.
+pub fn unavailable(e: mongodb::error::Error) -> Problem {
+    tracing::error!(error = %e, "store unavailable");
+    Problem::new(503, "store_unavailable", "The account store is unavailable")
+        .with_detail("try again shortly")
+}

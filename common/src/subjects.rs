@@ -1,0 +1,39 @@
+//! NATS subjects, service names and header names: the wire contract between the edge and the
+//! workers. Every subject is spelled here once; `nats.conf` grants permissions on the same names.
+
+/// The auth service (`nats micro info auth`), its queue group and endpoint subjects.
+pub mod auth {
+    pub const SERVICE: &str = "auth";
+    pub const QUEUE_GROUP: &str = "auth";
+    pub const REGISTER: &str = "auth.register";
+    pub const LOGIN: &str = "auth.login";
+    pub const REFRESH: &str = "auth.refresh";
+    pub const LOGOUT: &str = "auth.logout";
+    pub const ME: &str = "auth.me";
+}
+
+/// The submission service: problems, submissions, comments, languages.
+pub mod submission {
+    pub const SERVICE: &str = "submission";
+    pub const QUEUE_GROUP: &str = "submission";
+}
+
+/// Headers set on every request the edge makes to a worker. Workers trust them because only the
+/// edge may publish on service subjects (see `nats.conf`).
+pub mod headers {
+    /// The authenticated caller's user id; absent for anonymous calls.
+    pub const USER_ID: &str = "X-User-Id";
+    /// The authenticated caller's role (`user` or `admin`).
+    pub const USER_ROLE: &str = "X-User-Role";
+    /// Correlates logs across the edge and the workers.
+    pub const REQUEST_ID: &str = "X-Request-Id";
+    /// The HTTP status a worker's reply maps to (replies without it are 200).
+    pub const STATUS: &str = "X-Status";
+    /// Seconds a client should wait before retrying (sent with 429 and 503).
+    pub const RETRY_AFTER: &str = "Retry-After";
+}
+
+/// The `$SRV.PING.<service>` subject of the NATS service API, used for readiness checks.
+pub fn service_ping(service: &str) -> String {
+    format!("$SRV.PING.{service}")
+}

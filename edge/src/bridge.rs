@@ -1,0 +1,98 @@
+//! Turns an HTTP call into a NATS request to a worker and the worker's reply back into HTTP.
+//! The edge adds the caller's identity and the request id; it does not look inside bodies.
+
+use async_nats::client::RequestErrorKind;
+use async_nats::HeaderMap;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use common::problem::{self, Problem};
+use common::subjects::headers;
+
+use crate::error::ApiError;
+use crate::token::AuthUser;
+
+/// The request id of the HTTP request (set by the request-id middleware).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+#[derive(Clone)]
+pub struct Bridge {
+    pub client: async_nats::Client,
+}
+
+impl Bridge {
+    /// Sends `body` to `subject` as `caller` and maps the reply to a response.
+    pub async fn call(
+        &self,
+        subject: &'static str,
+        caller: Option<&AuthUser>,
+        request_id: &RequestId,
+        body: Bytes,
+    ) -> Result<Response, ApiError> {
+        let mut h = HeaderMap::new();
+        h.insert(headers::REQUEST_ID, request_id.0.as_str());
+        if let Some(user) = caller {
+            h.insert(headers::USER_ID, user.user_id.as_str());
+            h.insert(headers::USER_ROLE, user.role.as_str());
+        }
+        let reply = self
+            .client
+            .request_with_headers(subject, h, body)
+            .await
+            .map_err(|e| match e.kind() {
+                RequestErrorKind::TimedOut => ApiError::UpstreamTimeout,
+                RequestErrorKind::NoResponders => {
+                    ApiError::Unavailable(format!("no worker serves {subject}"))
+                }
+                _ => ApiError::Unavailable(e.to_string()),
+            })?;
+        Ok(to_response(reply, request_id))
+    }
+}
+
+fn header_str<'a>(h: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
+    h.and_then(|h| h.get(name)).map(|v| v.as_str())
+}
+
+/// Maps a worker's reply: `X-Status` and a JSON body, or a NATS service error (the worker's own
+/// failure) turned into a problem document.
+fn to_response(reply: async_nats::Message, request_id: &RequestId) -> Response {
+    let h = reply.headers.as_ref();
+    let retry_after = header_str(h, headers::RETRY_AFTER).and_then(|v| HeaderValue::from_str(v).ok());
+    if let Some(code) = header_str(h, "Nats-Service-Error-Code") {
+        let status = code
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (400..600).contains(s))
+            .unwrap_or(500);
+        let text = header_str(h, "Nats-Service-Error").unwrap_or("service error");
+        let (code, detail) = text.split_once(": ").unwrap_or(("service_error", text));
+        let mut p =
+            Problem::new(status, code, "The service could not complete the request").with_detail(detail);
+        p.request_id = Some(request_id.0.clone());
+        let mut response = crate::error::problem_response(&p);
+        if let Some(v) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
+    let status = header_str(h, headers::STATUS)
+        .and_then(|s| s.parse::<u16>().ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = if status == StatusCode::NO_CONTENT {
+        status.into_response()
+    } else {
+        let content_type = if status.is_client_error() || status.is_server_error() {
+            problem::CONTENT_TYPE
+        } else {
+            "application/json"
+        };
+        (status, [(header::CONTENT_TYPE, content_type)], reply.payload).into_response()
+    };
+    if let Some(v) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}

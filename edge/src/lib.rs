@@ -1,0 +1,154 @@
+//! The HTTP edge: the only listener. It verifies access tokens with the public key, applies CORS,
+//! limits and request ids, and turns each call into a NATS request to the worker that owns the
+//! resource. It has no business logic and no database.
+
+pub mod bridge;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod routes;
+pub mod token;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("public key: {0}")]
+    Key(#[from] jsonwebtoken::errors::Error),
+    #[error("nats connect: {0}")]
+    Connect(#[from] async_nats::ConnectError),
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("CORS origin {0:?} is not a valid header value")]
+    Origin(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub bridge: bridge::Bridge,
+    pub verifier: Arc<token::Verifier>,
+    pub cors_origins: Arc<Vec<String>>,
+    pub request_timeout: Duration,
+    pub ready_services: Arc<Vec<String>>,
+    pub metrics: Arc<PrometheusRecorder>,
+    pub metrics_handle: PrometheusHandle,
+}
+
+/// A bound, ready-to-serve edge (the `Application` of zero-to-production: tests bind port 0 and
+/// read the port back).
+pub struct Edge {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    client: async_nats::Client,
+}
+
+fn cors(origins: &[String]) -> Result<CorsLayer, EdgeError> {
+    let values = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).map_err(|_| EdgeError::Origin(o.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(values))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("last-event-id"),
+            middleware::X_REQUEST_ID,
+        ])
+        .expose_headers([header::LOCATION, header::RETRY_AFTER, middleware::X_REQUEST_ID])
+        .max_age(Duration::from_secs(600)))
+}
+
+impl Edge {
+    pub async fn bind(settings: Settings) -> Result<Edge, EdgeError> {
+        let verifier = Arc::new(token::Verifier::from_public_pem(&settings.public_key_pem)?);
+        let client = common::nats::connect(&settings.nats, "edge").await?;
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+            .map_err(|e| EdgeError::Metrics(e.to_string()))?
+            .build_recorder();
+        let state = AppState {
+            bridge: bridge::Bridge {
+                client: client.clone(),
+            },
+            verifier,
+            cors_origins: Arc::new(settings.cors_origins.clone()),
+            request_timeout: settings.request_timeout,
+            ready_services: Arc::new(settings.ready_services.clone()),
+            metrics_handle: recorder.handle(),
+            metrics: Arc::new(recorder),
+        };
+        let router = Router::new()
+            .merge(routes::auth::router())
+            .merge(routes::health::router())
+            // Innermost first: the deadline and metrics see routed requests.
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::deadline,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::metrics,
+            ))
+            .layer(DefaultBodyLimit::max(settings.body_limit))
+            .layer(axum::middleware::from_fn(middleware::problem_errors))
+            .layer(cors(&settings.cors_origins)?)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::strip_foreign_cors,
+            ))
+            .layer(axum::middleware::from_fn(middleware::request_id))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind(settings.addr).await?;
+        Ok(Edge {
+            listener,
+            router,
+            client,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves: then stops accepting, finishes requests in flight and
+    /// drains the NATS connection.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), EdgeError> {
+        tracing::info!(addr = %self.local_addr(), "edge listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        common::service::drain(&self.client).await;
+        tracing::info!("edge stopped");
+        Ok(())
+    }
+}

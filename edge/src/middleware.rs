@@ -1,0 +1,131 @@
+//! Cross-cutting request handling: request ids, CORS for allowed origins only, the request
+//! deadline, metrics, and problem documents for errors the framework itself produces.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use common::problem::{self, Problem};
+use tracing::Instrument;
+
+use crate::bridge::RequestId;
+use crate::error::problem_response;
+use crate::AppState;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client's id is kept when it is short and printable (it ends up in logs and NATS headers);
+/// otherwise a fresh UUID is used.
+fn accept_request_id(value: Option<&HeaderValue>) -> String {
+    value
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Gives every request an id (the client's `X-Request-Id` or a new one), a span carrying it, and
+/// echoes it on the response.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = accept_request_id(req.headers().get(&X_REQUEST_ID));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span =
+        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id);
+    let started = Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "served"
+        )
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID, v);
+    }
+    response
+}
+
+/// Fails a request that runs past the deadline with 504 (the handler's work is dropped).
+pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => problem_response(&Problem::new(504, "request_timeout", "The request took too long")),
+    }
+}
+
+/// Removes every CORS header from answers to origins that are not allowed, so a foreign page
+/// learns nothing (tower-http's layer still sends `Allow-Methods` and friends to them).
+pub async fn strip_foreign_cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let allowed = req
+        .headers()
+        .get(header::ORIGIN)
+        .is_none_or(|o| state.cors_origins.iter().any(|a| a.as_bytes() == o.as_bytes()));
+    let mut response = next.run(req).await;
+    if !allowed {
+        let names: Vec<HeaderName> = response
+            .headers()
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in names {
+            response.headers_mut().remove(name);
+        }
+    }
+    response
+}
+
+/// Turns the framework's own error answers (unknown route, wrong method, body too large …) into
+/// problem documents, so every error a client sees has one shape.
+pub async fn problem_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == problem::CONTENT_TYPE.as_bytes());
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (code, detail) = match status.as_u16() {
+        404 => ("not_found", "no such resource"),
+        405 => ("method_not_allowed", "the method is not allowed here"),
+        413 => ("payload_too_large", "the body is larger than the limit"),
+        415 => ("unsupported_media_type", "unsupported content type"),
+        _ => ("error", ""),
+    };
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut p = Problem::new(status.as_u16(), code, title);
+    if !detail.is_empty() {
+        p = p.with_detail(detail);
+    }
+    let mut fixed = problem_response(&p);
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = response.headers().get(&name) {
+            fixed.headers_mut().insert(name, v.clone());
+        }
+    }
+    fixed
+}
+
+/// Counts requests and their latency by route and status.
+pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16().to_string();
+    metrics::with_local_recorder(state.metrics.as_ref(), || {
+        let labels = [("method", method), ("route", route), ("status", status)];
+        metrics::counter!("http_requests_total", &labels).increment(1);
+        metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+    });
+    response
+}

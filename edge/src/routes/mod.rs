@@ -1,0 +1,4 @@
+//! One module per resource; each handler forwards to the worker that owns the resource.
+
+pub mod auth;
+pub mod health;

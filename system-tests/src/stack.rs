@@ -1,0 +1,286 @@
+//! The whole stack of one test: servers, workers in-process (each with its own NATS connection,
+//! so each is a real replica to NATS) and the edge on a free port.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{MongoServer, NatsServer};
+
+/// What a test may change about the stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub auth_workers: usize,
+    pub bcrypt_cost: u32,
+    pub login_max_failures: u32,
+    pub login_lockout: Duration,
+    pub access_ttl: Duration,
+    pub admin: Option<auth_worker::config::AdminAccount>,
+    pub cors_origins: Vec<String>,
+    pub body_limit: usize,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            auth_workers: 1,
+            bcrypt_cost: 4,
+            login_max_failures: 5,
+            login_lockout: Duration::from_secs(60),
+            access_ttl: Duration::from_secs(900),
+            admin: None,
+            cors_origins: vec!["http://localhost:3000".to_owned()],
+            body_limit: 64 * 1024,
+        }
+    }
+}
+
+/// A service running in this process, stopped by sending on `stop`.
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    fn spawn<F, E>(run: impl FnOnce(futures::future::BoxFuture<'static, ()>) -> F) -> Running
+    where
+        F: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let (stop, rx) = oneshot::channel::<()>();
+        let shutdown: futures::future::BoxFuture<'static, ()> = Box::pin(async move {
+            let _ = rx.await;
+        });
+        let fut = run(shutdown);
+        let task = tokio::spawn(async move {
+            if let Err(e) = fut.await {
+                panic!("service failed: {e}");
+            }
+        });
+        Running {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Graceful stop: waits until the service has finished its requests.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), &mut self.task).await;
+    }
+}
+
+pub struct Stack {
+    pub nats: NatsServer,
+    pub mongo: MongoServer,
+    pub options: StackOptions,
+    pub private_key: String,
+    pub public_key: String,
+    pub edge_addr: std::net::SocketAddr,
+    pub http: reqwest::Client,
+    edge: Option<Running>,
+    auth: Vec<Running>,
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Stack {
+        crate::init_logs();
+        let nats = NatsServer::start();
+        let mongo = MongoServer::start();
+        let (private_key, public_key) = auth_worker::keys::generate();
+        let mut stack = Stack {
+            nats,
+            mongo,
+            options,
+            private_key,
+            public_key,
+            edge_addr: ([127, 0, 0, 1], 0).into(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("building an HTTP client"),
+            edge: None,
+            auth: Vec::new(),
+        };
+        for _ in 0..stack.options.auth_workers {
+            stack.start_auth_worker().await;
+        }
+        stack.wait_for_instances("auth", stack.options.auth_workers).await;
+        stack.start_edge().await;
+        stack
+    }
+
+    pub fn auth_settings(&self) -> auth_worker::Settings {
+        let o = &self.options;
+        auth_worker::Settings {
+            nats: self.nats.settings("auth"),
+            mongodb_uri: self.mongo.uri.clone(),
+            database: self.mongo.database.clone(),
+            private_key_pem: self.private_key.clone(),
+            access_ttl: o.access_ttl,
+            refresh_ttl: Duration::from_secs(3600),
+            bcrypt_cost: o.bcrypt_cost,
+            login_max_failures: o.login_max_failures,
+            login_lockout: o.login_lockout,
+            login_failure_window: Duration::from_secs(900),
+            max_in_flight: 64,
+            admin: o.admin.clone(),
+        }
+    }
+
+    pub fn edge_settings(&self) -> edge::Settings {
+        edge::Settings {
+            addr: ([127, 0, 0, 1], 0).into(),
+            nats: self.nats.settings("edge"),
+            public_key_pem: self.public_key.clone(),
+            cors_origins: self.options.cors_origins.clone(),
+            body_limit: self.options.body_limit,
+            request_timeout: Duration::from_secs(10),
+            ready_services: vec!["auth".to_owned()],
+        }
+    }
+
+    pub async fn start_auth_worker(&mut self) {
+        let settings = self.auth_settings();
+        self.auth.push(Running::spawn(move |shutdown| {
+            auth_worker::run(settings, shutdown)
+        }));
+    }
+
+    /// Stops every auth worker gracefully.
+    pub async fn stop_auth_workers(&mut self) {
+        for worker in self.auth.drain(..) {
+            worker.stop().await;
+        }
+    }
+
+    pub async fn start_edge(&mut self) {
+        let edge = edge::Edge::bind(self.edge_settings())
+            .await
+            .expect("binding the edge");
+        self.edge_addr = edge.local_addr();
+        self.edge = Some(Running::spawn(move |shutdown| edge.run(shutdown)));
+    }
+
+    /// Stops the edge gracefully (as SIGTERM would).
+    pub async fn stop_edge(&mut self) {
+        if let Some(edge) = self.edge.take() {
+            edge.stop().await;
+        }
+    }
+
+    /// Begins a graceful edge stop without waiting for it.
+    pub fn begin_edge_stop(&mut self) -> Option<JoinHandle<()>> {
+        let edge = self.edge.take()?;
+        Some(tokio::spawn(edge.stop()))
+    }
+
+    /// Waits until `n` instances of `service` answer a service-API ping.
+    pub async fn wait_for_instances(&self, service: &str, n: usize) {
+        let client = self.nats.client("admin").await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = ping_instances(&client, service).await;
+            if found >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {found} of {n} {service} instances came up"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.edge_addr, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("sending a request")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sending a request")
+    }
+
+    /// Registers a user and checks it worked.
+    pub async fn register(&self, username: &str, password: &str) -> Value {
+        let body =
+            json!({"username": username, "email": format!("{username}@example.org"), "password": password});
+        let r = self.post("/api/auth/register", &body).await;
+        let status = r.status();
+        let body: Value = r.json().await.expect("a JSON body");
+        assert_eq!(status, 201, "register {username}: {body}");
+        body
+    }
+
+    /// Logs in and returns the token pair.
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let r = self
+            .post(
+                "/api/auth/login",
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        let status = r.status();
+        let body: Value = r.json().await.expect("a JSON body");
+        assert_eq!(status, 200, "login {username}: {body}");
+        body
+    }
+}
+
+/// How many instances of `service` answer one `$SRV.PING.<service>` within 300 ms.
+pub async fn ping_instances(client: &async_nats::Client, service: &str) -> usize {
+    let inbox = client.new_inbox();
+    let Ok(mut sub) = client.subscribe(inbox.clone()).await else {
+        return 0;
+    };
+    if client
+        .publish_with_reply(common::subjects::service_ping(service), inbox, "".into())
+        .await
+        .is_err()
+    {
+        return 0;
+    }
+    let mut ids = std::collections::HashSet::new();
+    let deadline = tokio::time::sleep(Duration::from_millis(300));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            m = sub.next() => match m {
+                Some(m) => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&m.payload) {
+                        ids.insert(v["id"].as_str().unwrap_or_default().to_owned());
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+    ids.len()
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for r in self.auth.drain(..).chain(self.edge.take()) {
+            r.task.abort();
+        }
+    }
+}
