@@ -1,1 +1,208 @@
-fn main() {}
+//! `judge-worker`: the judge engine's command line. `judge` grades one submission locally, with no
+//! NATS and no database; `languages` lists what this machine offers; `check-package` validates a
+//! problem package.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use judge_worker::sandbox::{self, zygote};
+use judge_worker::{Judge, JudgeConfig, JudgeOptions, ProblemPackage, Progress};
+
+#[derive(Parser)]
+#[command(version, about = "Compiles and runs submissions in a sandbox and grades them")]
+struct Cli {
+    /// Language table (YAML); default: the one built in.
+    #[arg(long, global = true, env = "JUDGE_LANGUAGES")]
+    languages: Option<PathBuf>,
+    /// Time limit, in seconds, of packages that set none.
+    #[arg(long, global = true, default_value_t = 1.0)]
+    default_time_limit: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Judge FILE against a problem package and print the verdict of every test.
+    Judge {
+        /// The problem package directory.
+        #[arg(long)]
+        problem: PathBuf,
+        /// Language id (see `judge-worker languages`).
+        #[arg(long)]
+        language: String,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Run every test instead of stopping at the first failure.
+        #[arg(long)]
+        all_tests: bool,
+        file: PathBuf,
+    },
+    /// List the languages this machine offers, with their versions.
+    Languages {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a problem package and print what the judge reads from it.
+    CheckPackage { problem: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(sandbox::ZYGOTE_ARG) {
+        zygote::zygote_main(args.get(2).map_or("", String::as_str));
+    }
+    tracing_subscriber_init();
+    let cli = Cli::parse();
+    let default_tl = Duration::from_secs_f64(cli.default_time_limit.max(0.001));
+    let config = JudgeConfig {
+        languages_file: cli.languages.clone(),
+        slots: 1,
+        default_time_limit: default_tl,
+        ..JudgeConfig::default()
+    };
+    match cli.command {
+        Command::CheckPackage { problem } => {
+            match ProblemPackage::load_with_default_time_limit(&problem, default_tl) {
+                Ok(p) => {
+                    let json = serde_json::to_string_pretty(&p).unwrap_or_default();
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{} is not a valid problem package:", problem.display());
+                    for r in &e.reasons {
+                        eprintln!("  - {r}");
+                    }
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Languages { json } => {
+            let judge = match Judge::new(config) {
+                Ok(j) => j,
+                Err(e) => return fatal(&e),
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&judge.languages()).unwrap_or_default()
+                );
+            } else {
+                for l in judge.languages() {
+                    println!("{:<12} {:<24} {}", l.id, l.name, l.version);
+                }
+                for u in judge.unavailable_languages() {
+                    println!("{:<12} (not offered: {})", u.id, u.reason);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Judge {
+            problem,
+            language,
+            json,
+            all_tests,
+            file,
+        } => {
+            let package = match ProblemPackage::load_with_default_time_limit(&problem, default_tl) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{} is not a valid problem package:", problem.display());
+                    for r in &e.reasons {
+                        eprintln!("  - {r}");
+                    }
+                    return ExitCode::from(2);
+                }
+            };
+            let source = match std::fs::read(&file) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let judge = match Judge::new(config) {
+                Ok(j) => j,
+                Err(e) => return fatal(&e),
+            };
+            let options = JudgeOptions {
+                run_all_tests: all_tests,
+            };
+            let report = judge.judge(&package, &language, &source, &options, |p| {
+                if !json {
+                    match p {
+                        Progress::Compiling => eprintln!("compiling…"),
+                        Progress::Running { test, of } => eprint!("\rrunning test {test}/{of}"),
+                    }
+                }
+            });
+            if json {
+                let value = serde_json::to_string(&report).unwrap_or_default();
+                println!("{value}");
+            } else {
+                eprintln!();
+                print_table(&report);
+            }
+            if report.verdict == common::Verdict::Accepted {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn print_table(report: &common::JudgeReport) {
+    let mut out = std::io::stdout().lock();
+    if let Some(c) = &report.compile_output {
+        let _ = writeln!(out, "compiler output:\n{}", c.trim_end());
+    }
+    if !report.tests.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<28} {:<22} {:>9} {:>9} {:>10}  detail",
+            "#", "test", "verdict", "cpu", "wall", "memory"
+        );
+    }
+    for t in &report.tests {
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<28} {:<22} {:>6} ms {:>6} ms {:>7} KB  {}",
+            t.index,
+            t.name,
+            t.verdict.as_str(),
+            t.time_ms,
+            t.wall_time_ms,
+            t.memory_kb,
+            t.detail.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "verdict: {} (time {} ms, memory {} KB)",
+        report.verdict, report.run_time_ms, report.memory_kb
+    );
+    if let Some(e) = &report.error {
+        let _ = writeln!(out, "judge error: {e}");
+    }
+}
+
+fn fatal(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("judge-worker: {e}");
+    ExitCode::from(2)
+}
+
+/// Logs to stderr at `warn` unless `RUST_LOG` says otherwise.
+fn tracing_subscriber_init() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

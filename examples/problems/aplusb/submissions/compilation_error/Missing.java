@@ -1,0 +1,1 @@
+public class Missing { public static void main(String[] a) { undefined(); } }

@@ -1,0 +1,575 @@
+//! Problem packages in the ICPC / Kattis problem package format (problemarchive.org): the legacy
+//! format and the 2023-07 draft.
+//!
+//! What is read:
+//! - `problem.yaml`: `name` (a string, or a map of language to string), `problem_format_version`
+//!   (`legacy` when absent, or `2023-07-draft`), `limits` (`time_limit` in seconds, `memory` and
+//!   `output` in MiB), `validation` and `validator_flags` (legacy), `type` (2023-07).
+//! - The time limit: `limits.time_limit`, else a `.timelimit` file beside `problem.yaml`
+//!   (DOMjudge's convention, seconds), else the judge's configured default.
+//! - `data/sample` and `data/secret`: `NAME.in` with `NAME.ans`; subdirectories are test groups;
+//!   files and groups are taken in lexicographic order, samples first.
+//! - Output validator flags: `validator_flags` (legacy); `output_validator_flags` in
+//!   `testdata.yaml` (2023-07), the nearest one above a test case applying.
+//! - A custom output validator: `output_validators/<name>/` (legacy, with `validation: custom`) or
+//!   `output_validator/` (2023-07).
+//! - Statements: `problem_statement/problem[.LANG].{md,tex,html}` (legacy),
+//!   `statement/problem.LANG.{md,tex,html}` (2023-07), kept with their format for the API.
+//!
+//! A package the judge cannot judge correctly is refused by [`ProblemPackage::load`], with every
+//! reason at once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+use crate::validator::DefaultValidator;
+
+/// Defaults of the format specification.
+pub const DEFAULT_MEMORY_MIB: u64 = 2048;
+pub const DEFAULT_OUTPUT_MIB: u64 = 8;
+/// Sample data larger than this is not copied into the package metadata.
+const SAMPLE_METADATA_LIMIT: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageFormat {
+    Legacy,
+    #[serde(rename = "2023-07-draft")]
+    Draft2023,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatementFormat {
+    Markdown,
+    Latex,
+    Html,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    /// Language code, e.g. `en`.
+    pub language: String,
+    pub format: StatementFormat,
+    /// Path inside the package.
+    pub path: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeLimitSource {
+    ProblemYaml,
+    TimelimitFile,
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemLimits {
+    pub time_limit_ms: u64,
+    pub time_limit_source: TimeLimitSource,
+    pub memory_bytes: u64,
+    pub output_bytes: u64,
+}
+
+impl ProblemLimits {
+    pub fn time_limit(&self) -> Duration {
+        Duration::from_millis(self.time_limit_ms)
+    }
+}
+
+/// A sample shown to contestants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    pub name: String,
+    pub input: String,
+    pub answer: String,
+}
+
+/// One test case to judge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCase {
+    /// Name inside `data/` without extension, e.g. `secret/group1/03`.
+    pub name: String,
+    pub input: PathBuf,
+    pub answer: PathBuf,
+    /// Flags for the output validator of this test.
+    pub validator_flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutputValidator {
+    /// The format's default validator (token-wise comparison), configured by the flags.
+    Default,
+    /// A program in the package.
+    Custom {
+        /// Directory of its sources.
+        dir: PathBuf,
+        /// Language id the judge compiles it with.
+        language: String,
+        files: Vec<String>,
+    },
+}
+
+/// A loaded, checked problem package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemPackage {
+    pub root: PathBuf,
+    /// The package's directory name.
+    pub short_name: String,
+    pub name: String,
+    pub format: PackageFormat,
+    pub limits: ProblemLimits,
+    pub statements: Vec<Statement>,
+    pub samples: Vec<Sample>,
+    pub tests: Vec<TestCase>,
+    pub validator: OutputValidator,
+}
+
+/// Every reason a package was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid problem package {}: {}", .root.display(), .reasons.join("; "))]
+pub struct PackageError {
+    pub root: PathBuf,
+    pub reasons: Vec<String>,
+}
+
+impl ProblemPackage {
+    /// Loads with the specification's fallback time limit of 1 s.
+    pub fn load(dir: impl AsRef<Path>) -> Result<ProblemPackage, PackageError> {
+        Self::load_with_default_time_limit(dir, Duration::from_secs(1))
+    }
+
+    pub fn load_with_default_time_limit(
+        dir: impl AsRef<Path>,
+        default_time_limit: Duration,
+    ) -> Result<ProblemPackage, PackageError> {
+        let root = dir.as_ref().to_owned();
+        let mut reasons = Vec::new();
+        let pkg = load(&root, default_time_limit, &mut reasons);
+        match pkg {
+            Some(p) if reasons.is_empty() => Ok(p),
+            _ => Err(PackageError { root, reasons }),
+        }
+    }
+
+    pub fn time_limit(&self) -> Duration {
+        self.limits.time_limit()
+    }
+}
+
+fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<ProblemPackage> {
+    if !root.is_dir() {
+        reasons.push("not a directory".into());
+        return None;
+    }
+    let short_name = root
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let yaml = match std::fs::read_to_string(root.join("problem.yaml")) {
+        Ok(t) => match serde_yaml::from_str::<Value>(&t) {
+            Ok(Value::Mapping(m)) => Value::Mapping(m),
+            Ok(Value::Null) => Value::Mapping(Default::default()),
+            Ok(_) => {
+                reasons.push("problem.yaml is not a mapping".into());
+                return None;
+            }
+            Err(e) => {
+                reasons.push(format!("problem.yaml: {e}"));
+                return None;
+            }
+        },
+        Err(e) => {
+            reasons.push(format!("problem.yaml: {e}"));
+            return None;
+        }
+    };
+    let format = match yaml.get("problem_format_version") {
+        None => PackageFormat::Legacy,
+        Some(Value::String(s)) if s == "legacy" || s.starts_with("legacy") => PackageFormat::Legacy,
+        Some(Value::String(s)) if s == "2023-07-draft" || s == "draft" || s.starts_with("2023-07") => {
+            PackageFormat::Draft2023
+        }
+        Some(other) => {
+            reasons.push(format!(
+                "unsupported problem_format_version {}",
+                yaml_display(other)
+            ));
+            PackageFormat::Legacy
+        }
+    };
+    let name = match yaml.get("name") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Mapping(m)) => m
+            .get("en")
+            .or_else(|| m.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or(&short_name)
+            .to_owned(),
+        None => {
+            if format == PackageFormat::Draft2023 {
+                reasons.push("problem.yaml: name is required".into());
+            }
+            short_name.clone()
+        }
+        Some(other) => {
+            reasons.push(format!("problem.yaml: name {} is not text", yaml_display(other)));
+            short_name.clone()
+        }
+    };
+    // Problem type: only pass-fail problems are judged here.
+    let mut custom = false;
+    match format {
+        PackageFormat::Legacy => {
+            let validation = yaml
+                .get("validation")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            let words: Vec<&str> = validation.split_whitespace().collect();
+            match words.as_slice() {
+                ["default"] => {}
+                ["custom"] => custom = true,
+                _ => reasons.push(format!(
+                    "validation {validation:?} is not supported (only default and custom)"
+                )),
+            }
+        }
+        PackageFormat::Draft2023 => {
+            let kind = match yaml.get("type") {
+                None => "pass-fail".to_owned(),
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Sequence(s)) => s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                Some(other) => yaml_display(other),
+            };
+            if kind != "pass-fail" {
+                reasons.push(format!("problem type {kind:?} is not supported (only pass-fail)"));
+            }
+            custom = root.join("output_validator").is_dir();
+        }
+    }
+    let limits = limits(root, &yaml, default_tl, reasons);
+    let validator = if custom {
+        custom_validator(root, format, reasons)
+    } else {
+        OutputValidator::Default
+    };
+    let root_flags: Vec<String> = match format {
+        PackageFormat::Legacy => match yaml.get("validator_flags") {
+            None => Vec::new(),
+            Some(v) => flags_value(v, "problem.yaml: validator_flags", reasons),
+        },
+        PackageFormat::Draft2023 => Vec::new(),
+    };
+    let mut tests = Vec::new();
+    let data = root.join("data");
+    if !data.is_dir() {
+        reasons.push("no data/ directory".into());
+    } else {
+        let base_flags = testdata_flags(&data, format, reasons).unwrap_or(root_flags);
+        for group in ["sample", "secret"] {
+            let dir = data.join(group);
+            if dir.is_dir() {
+                walk(&dir, group, &base_flags, format, &mut tests, reasons);
+            }
+        }
+        if !tests.iter().any(|t: &TestCase| t.name.starts_with("secret/")) {
+            reasons.push("data/secret has no test cases".into());
+        }
+    }
+    if validator == OutputValidator::Default {
+        for t in &tests {
+            if let Err(e) = DefaultValidator::from_flags(&t.validator_flags) {
+                reasons.push(format!("{}: {e}", t.name));
+                break;
+            }
+        }
+    }
+    let statements = statements(root, format, reasons);
+    let samples = tests
+        .iter()
+        .filter(|t| t.name.starts_with("sample/"))
+        .filter_map(|t| {
+            let small = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() <= SAMPLE_METADATA_LIMIT);
+            if !small(&t.input) || !small(&t.answer) {
+                return None;
+            }
+            Some(Sample {
+                name: t.name.clone(),
+                input: String::from_utf8_lossy(&std::fs::read(&t.input).ok()?).into_owned(),
+                answer: String::from_utf8_lossy(&std::fs::read(&t.answer).ok()?).into_owned(),
+            })
+        })
+        .collect();
+    Some(ProblemPackage {
+        root: root.to_owned(),
+        short_name,
+        name,
+        format,
+        limits,
+        statements,
+        samples,
+        tests,
+        validator,
+    })
+}
+
+fn yaml_display(v: &Value) -> String {
+    serde_yaml::to_string(v)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn positive_number(v: &Value, what: &str, reasons: &mut Vec<String>) -> Option<f64> {
+    match v.as_f64() {
+        Some(x) if x > 0.0 && x.is_finite() => Some(x),
+        _ => {
+            reasons.push(format!(
+                "{what} must be a positive number, not {}",
+                yaml_display(v)
+            ));
+            None
+        }
+    }
+}
+
+fn limits(root: &Path, yaml: &Value, default_tl: Duration, reasons: &mut Vec<String>) -> ProblemLimits {
+    let limits = yaml.get("limits");
+    if let Some(l) = limits {
+        if !l.is_mapping() {
+            reasons.push("problem.yaml: limits is not a mapping".into());
+        }
+    }
+    let get = |key: &str| limits.and_then(|l| l.get(key));
+    let mut time = None;
+    let mut source = TimeLimitSource::Default;
+    if let Some(v) = get("time_limit") {
+        if let Some(s) = positive_number(v, "limits.time_limit", reasons) {
+            time = Some(s);
+            source = TimeLimitSource::ProblemYaml;
+        }
+    } else if let Ok(text) = std::fs::read_to_string(root.join(".timelimit")) {
+        match text.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s.is_finite() => {
+                time = Some(s);
+                source = TimeLimitSource::TimelimitFile;
+            }
+            _ => reasons.push(format!(".timelimit: {:?} is not a positive number", text.trim())),
+        }
+    }
+    let time_ms = time.map_or(default_tl.as_millis() as u64, |s| (s * 1000.0).round() as u64);
+    let mib = |key: &str, default: u64, reasons: &mut Vec<String>| {
+        get(key)
+            .and_then(|v| positive_number(v, &format!("limits.{key}"), reasons))
+            .map_or(default << 20, |m| (m * (1u64 << 20) as f64) as u64)
+    };
+    ProblemLimits {
+        time_limit_ms: time_ms.max(1),
+        time_limit_source: source,
+        memory_bytes: mib("memory", DEFAULT_MEMORY_MIB, reasons),
+        output_bytes: mib("output", DEFAULT_OUTPUT_MIB, reasons),
+    }
+}
+
+fn flags_value(v: &Value, what: &str, reasons: &mut Vec<String>) -> Vec<String> {
+    match v {
+        Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => s.clone(),
+                other => yaml_display(other),
+            })
+            .collect(),
+        Value::Null => Vec::new(),
+        other => {
+            reasons.push(format!("{what}: {} is not a list of flags", yaml_display(other)));
+            Vec::new()
+        }
+    }
+}
+
+/// The `output_validator_flags` of `dir/testdata.yaml`, if that file says anything about them.
+fn testdata_flags(dir: &Path, format: PackageFormat, reasons: &mut Vec<String>) -> Option<Vec<String>> {
+    if format != PackageFormat::Draft2023 {
+        return None;
+    }
+    let path = dir.join("testdata.yaml");
+    let text = std::fs::read_to_string(&path).ok()?;
+    match serde_yaml::from_str::<Value>(&text) {
+        Ok(v) => v
+            .get("output_validator_flags")
+            .map(|f| flags_value(f, &path.display().to_string(), reasons)),
+        Err(e) => {
+            reasons.push(format!("{}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    flags: &[String],
+    format: PackageFormat,
+    tests: &mut Vec<TestCase>,
+    reasons: &mut Vec<String>,
+) {
+    let flags = testdata_flags(dir, format, reasons).unwrap_or_else(|| flags.to_vec());
+    let mut entries: Vec<(String, PathBuf, bool)> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| {
+                let p = e.path();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    p.clone(),
+                    p.is_dir(),
+                )
+            })
+            .collect(),
+        Err(e) => {
+            reasons.push(format!("{}: {e}", dir.display()));
+            return;
+        }
+    };
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, path, is_dir) in &entries {
+        if *is_dir {
+            walk(path, &format!("{prefix}/{name}"), &flags, format, tests, reasons);
+        } else if let Some(stem) = name.strip_suffix(".in") {
+            let answer = dir.join(format!("{stem}.ans"));
+            if !answer.is_file() {
+                reasons.push(format!("data/{prefix}/{stem}.in has no .ans"));
+                continue;
+            }
+            tests.push(TestCase {
+                name: format!("{prefix}/{stem}"),
+                input: path.clone(),
+                answer,
+                validator_flags: flags.clone(),
+            });
+        } else if let Some(stem) = name.strip_suffix(".ans") {
+            if !dir.join(format!("{stem}.in")).is_file() {
+                reasons.push(format!("data/{prefix}/{name} has no .in"));
+            }
+        }
+    }
+}
+
+/// Source file extensions of validators the judge can build, and the language used.
+pub(crate) fn validator_language(file: &str) -> Option<&'static str> {
+    let ext = file.rsplit_once('.')?.1;
+    Some(match ext {
+        "c" => "c",
+        "cc" | "cpp" | "cxx" | "c++" => "cpp",
+        "py" => "python3",
+        "rs" => "rust",
+        _ => return None,
+    })
+}
+
+fn custom_validator(root: &Path, format: PackageFormat, reasons: &mut Vec<String>) -> OutputValidator {
+    let dir = match format {
+        PackageFormat::Draft2023 => root.join("output_validator"),
+        PackageFormat::Legacy => {
+            let base = root.join("output_validators");
+            let mut subdirs: Vec<PathBuf> = std::fs::read_dir(&base)
+                .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+                .unwrap_or_default();
+            subdirs.sort();
+            match subdirs.len() {
+                0 if base.is_dir() => base,
+                0 => {
+                    reasons.push("validation is custom but there is no output_validators/".into());
+                    return OutputValidator::Default;
+                }
+                1 => subdirs.remove(0),
+                _ => {
+                    reasons.push("output_validators/ holds more than one validator".into());
+                    return OutputValidator::Default;
+                }
+            }
+        }
+    };
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let languages: Vec<&str> = files.iter().filter_map(|f| validator_language(f)).collect();
+    let language = match languages.first() {
+        None => {
+            reasons.push(format!(
+                "output validator {} has no source the judge can build (.c, .cpp, .py, .rs)",
+                dir.display()
+            ));
+            return OutputValidator::Default;
+        }
+        Some(l) if languages.iter().any(|o| o != l) => {
+            reasons.push("output validator mixes source languages".into());
+            return OutputValidator::Default;
+        }
+        Some(l) => l.to_string(),
+    };
+    if language == "python3" && languages.len() > 1 {
+        reasons.push("a Python output validator must be a single file".into());
+    }
+    OutputValidator::Custom { dir, language, files }
+}
+
+fn statements(root: &Path, format: PackageFormat, reasons: &mut Vec<String>) -> Vec<Statement> {
+    let dir_name = match format {
+        PackageFormat::Legacy => "problem_statement",
+        PackageFormat::Draft2023 => "statement",
+    };
+    let dir = root.join(dir_name);
+    let mut out = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    for name in names {
+        let Some(rest) = name.strip_prefix("problem.") else {
+            continue;
+        };
+        let (language, ext) = match rest.rsplit_once('.') {
+            Some((lang, ext)) => (lang.to_owned(), ext),
+            None => ("en".to_owned(), rest),
+        };
+        let format = match ext {
+            "md" => StatementFormat::Markdown,
+            "tex" => StatementFormat::Latex,
+            "html" => StatementFormat::Html,
+            _ => continue,
+        };
+        match std::fs::read_to_string(dir.join(&name)) {
+            Ok(content) => out.push(Statement {
+                language,
+                format,
+                path: format!("{dir_name}/{name}"),
+                content,
+            }),
+            Err(e) => reasons.push(format!("{dir_name}/{name}: {e}")),
+        }
+    }
+    if out.is_empty() {
+        reasons.push(format!(
+            "no statement (problem.LANG.md, .tex or .html) in {dir_name}/"
+        ));
+    }
+    out
+}

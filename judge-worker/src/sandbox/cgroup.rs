@@ -1,0 +1,468 @@
+//! One control group per sandbox slot: created once, reset between runs, removed on drop.
+//!
+//! cgroup v1 (separate `memory`, `pids` and `cpuacct` hierarchies, as on the machines here) is the
+//! tested path. cgroup v2 is used when it is the only hierarchy and our own cgroup lets us enable
+//! the `memory` and `pids` controllers below it; otherwise the sandbox runs with rlimits only and
+//! [`Cgroups::detect`] says so.
+//!
+//! The slot's zygote process lives inside the slot's cgroup, so that every run it forks is born
+//! there: moving a process between v1 cgroups costs an RCU grace period (milliseconds), forking
+//! inside one costs nothing. The zygote is tiny and idle; its share is subtracted from memory
+//! figures, and it is never killed by [`SlotCgroup::kill_all`] nor chosen by the OOM killer (its
+//! `oom_score_adj` is -1000).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const PREFIX: &str = "judge-worker-";
+
+/// Which cgroup interface this machine offers us.
+#[derive(Debug, Clone)]
+pub enum Cgroups {
+    /// Per-controller directories that will hold our slot cgroups.
+    V1 {
+        memory: PathBuf,
+        pids: PathBuf,
+        cpuacct: PathBuf,
+    },
+    /// Our own v2 cgroup, below which slot cgroups go.
+    V2 { parent: PathBuf },
+    /// No usable cgroups: the reason, for the start-up warning.
+    Unavailable(String),
+}
+
+impl Cgroups {
+    /// Finds the hierarchies and our place in them from `/proc/self/mountinfo` and
+    /// `/proc/self/cgroup`.
+    pub fn detect() -> Cgroups {
+        match detect() {
+            Ok(c) => c,
+            Err(e) => Cgroups::Unavailable(e),
+        }
+    }
+
+    pub fn is_available(&self) -> bool {
+        !matches!(self, Cgroups::Unavailable(_))
+    }
+
+    /// Creates the cgroup of one slot. The name embeds our pid so that [`sweep_stale`] can tell
+    /// the leftovers of a dead judge from the slots of a live one.
+    pub fn create_slot(&self, slot: usize) -> io::Result<SlotCgroup> {
+        let name = format!("{PREFIX}{}-slot{slot}", std::process::id());
+        match self {
+            Cgroups::V1 {
+                memory,
+                pids,
+                cpuacct,
+            } => {
+                let dirs = [memory.join(&name), pids.join(&name), cpuacct.join(&name)];
+                for d in &dirs {
+                    match fs::create_dir(d) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(with_path(e, d)),
+                    }
+                }
+                let [memory, pids, cpuacct] = dirs;
+                let memsw = memory.join("memory.memsw.limit_in_bytes").exists();
+                // No swap for solutions: swapped pages would escape the memory limit.
+                let _ = write(&memory.join("memory.swappiness"), "0");
+                let _ = write(&memory.join("memory.move_charge_at_immigrate"), "0");
+                Ok(SlotCgroup::new(SlotKind::V1 {
+                    memory,
+                    pids,
+                    cpuacct,
+                    memsw,
+                }))
+            }
+            Cgroups::V2 { parent } => {
+                let dir = parent.join(&name);
+                fs::create_dir(&dir).or_else(|e| {
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        Ok(())
+                    } else {
+                        Err(with_path(e, &dir))
+                    }
+                })?;
+                let _ = write(&dir.join("memory.swap.max"), "0");
+                Ok(SlotCgroup::new(SlotKind::V2 { dir }))
+            }
+            Cgroups::Unavailable(_) => Ok(SlotCgroup::new(SlotKind::None)),
+        }
+    }
+
+    /// Removes slot cgroups left by judges that died without cleaning up (killed by SIGKILL, a
+    /// crashed test run). Cgroups of live processes are left alone.
+    pub fn sweep_stale(&self) {
+        let parents: Vec<&Path> = match self {
+            Cgroups::V1 {
+                memory,
+                pids,
+                cpuacct,
+            } => vec![memory, pids, cpuacct],
+            Cgroups::V2 { parent } => vec![parent],
+            Cgroups::Unavailable(_) => vec![],
+        };
+        for parent in parents {
+            let Ok(entries) = fs::read_dir(parent) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(rest) = name.strip_prefix(PREFIX) else {
+                    continue;
+                };
+                let owner = rest.split('-').next().unwrap_or("");
+                if owner.parse::<u32>().is_ok() && !Path::new("/proc").join(owner).exists() {
+                    let dir = entry.path();
+                    let _ = kill_procs(&dir.join("cgroup.procs"), None, Duration::from_secs(2));
+                    let _ = fs::remove_dir(&dir);
+                }
+            }
+        }
+    }
+}
+
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+fn detect() -> Result<Cgroups, String> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    let own =
+        fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    // (mount point, root inside the hierarchy, super options or "" for v2)
+    let mut v1: Vec<(String, String, String)> = Vec::new();
+    let mut v2: Option<(String, String)> = None;
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 5 || r.len() < 3 {
+            continue;
+        }
+        match r[0] {
+            "cgroup" => v1.push((l[4].to_owned(), l[3].to_owned(), r[2].to_owned())),
+            "cgroup2" => v2 = Some((l[4].to_owned(), l[3].to_owned())),
+            _ => {}
+        }
+    }
+    let own_path = |controller: &str| -> Option<String> {
+        own.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let _id = parts.next()?;
+            let ctrls = parts.next()?;
+            let path = parts.next()?;
+            if controller.is_empty() {
+                (ctrls.is_empty()).then(|| path.to_owned())
+            } else {
+                ctrls.split(',').any(|c| c == controller).then(|| path.to_owned())
+            }
+        })
+    };
+    let v1_dir = |controller: &str| -> Option<PathBuf> {
+        let (mount, root, _) = v1
+            .iter()
+            .find(|(_, _, opts)| opts.split(',').any(|o| o == controller))?;
+        let path = own_path(controller)?;
+        let rel = path.strip_prefix(root.as_str()).unwrap_or(&path);
+        let dir = Path::new(mount).join(rel.trim_start_matches('/'));
+        dir.is_dir().then_some(dir)
+    };
+    if let (Some(memory), Some(pids), Some(cpuacct)) = (v1_dir("memory"), v1_dir("pids"), v1_dir("cpuacct")) {
+        let probe = memory.join(format!("{PREFIX}probe-{}", std::process::id()));
+        fs::create_dir(&probe).map_err(|e| format!("cannot create a cgroup in {}: {e}", memory.display()))?;
+        let _ = fs::remove_dir(&probe);
+        return Ok(Cgroups::V1 {
+            memory,
+            pids,
+            cpuacct,
+        });
+    }
+    if let Some((mount, root)) = v2 {
+        let path = own_path("").ok_or("no cgroup v2 entry in /proc/self/cgroup")?;
+        let rel = path.strip_prefix(root.as_str()).unwrap_or(&path);
+        let parent = Path::new(&mount).join(rel.trim_start_matches('/'));
+        // Controllers must be enabled for our children; this fails when our own cgroup holds
+        // processes and is not the root (the "no internal processes" rule).
+        write(&parent.join("cgroup.subtree_control"), "+memory +pids +cpu").map_err(|e| {
+            format!(
+                "cgroup v2 at {} does not let us enable memory and pids controllers: {e}",
+                parent.display()
+            )
+        })?;
+        return Ok(Cgroups::V2 { parent });
+    }
+    Err("no cgroup v1 memory+pids+cpuacct hierarchies and no cgroup v2 mounted".to_owned())
+}
+
+#[derive(Debug)]
+enum SlotKind {
+    V1 {
+        memory: PathBuf,
+        pids: PathBuf,
+        cpuacct: PathBuf,
+        memsw: bool,
+    },
+    V2 {
+        dir: PathBuf,
+    },
+    None,
+}
+
+/// What a run used, read from the cgroup after it ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CgroupUsage {
+    pub cpu: Duration,
+    /// Peak memory of the run's processes, bytes (the idle zygote's share subtracted).
+    pub memory_peak: u64,
+    /// The kernel's OOM killer acted in this cgroup during the run.
+    pub oom_killed: bool,
+    /// The memory limit was reached at some point (allocation refused or reclaimed).
+    pub memory_limit_hit: bool,
+}
+
+/// The control group of one sandbox slot.
+#[derive(Debug)]
+pub struct SlotCgroup {
+    kind: SlotKind,
+    zygote: Option<i32>,
+    limit: Option<(u64, u32)>,
+    oom_base: u64,
+    usage_base: u64,
+    cpu_base: u64,
+}
+
+impl SlotCgroup {
+    fn new(kind: SlotKind) -> SlotCgroup {
+        SlotCgroup {
+            kind,
+            zygote: None,
+            limit: None,
+            oom_base: 0,
+            usage_base: 0,
+            cpu_base: 0,
+        }
+    }
+
+    pub fn is_enforcing(&self) -> bool {
+        !matches!(self.kind, SlotKind::None)
+    }
+
+    /// The `cgroup.procs` files a process writes `0` into to join this slot.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        match &self.kind {
+            SlotKind::V1 {
+                memory,
+                pids,
+                cpuacct,
+                ..
+            } => vec![
+                memory.join("cgroup.procs"),
+                pids.join("cgroup.procs"),
+                cpuacct.join("cgroup.procs"),
+            ],
+            SlotKind::V2 { dir } => vec![dir.join("cgroup.procs")],
+            SlotKind::None => vec![],
+        }
+    }
+
+    /// Records the host pid of the slot's zygote, which `kill_all` spares.
+    pub fn set_zygote(&mut self, pid: i32) {
+        self.zygote = Some(pid);
+    }
+
+    /// Sets the limits of the next run and resets its counters. `processes` excludes the zygote.
+    pub fn prepare(&mut self, memory: u64, processes: u32) -> io::Result<()> {
+        let procs = processes.saturating_add(1).to_string();
+        match &self.kind {
+            SlotKind::V1 {
+                memory: mem,
+                pids,
+                cpuacct,
+                memsw,
+            } => {
+                if self.limit != Some((memory, processes)) {
+                    if *memsw {
+                        write(&mem.join("memory.memsw.limit_in_bytes"), "-1")?;
+                    }
+                    write(&mem.join("memory.limit_in_bytes"), &memory.to_string())?;
+                    if *memsw {
+                        write(&mem.join("memory.memsw.limit_in_bytes"), &memory.to_string())?;
+                    }
+                    write(&pids.join("pids.max"), &procs)?;
+                    self.limit = Some((memory, processes));
+                }
+                write(&mem.join("memory.max_usage_in_bytes"), "0")?;
+                write(&mem.join("memory.failcnt"), "0")?;
+                write(&cpuacct.join("cpuacct.usage"), "0")?;
+                self.oom_base = oom_kills(&fs::read_to_string(mem.join("memory.oom_control"))?);
+                self.usage_base = read_u64(&mem.join("memory.usage_in_bytes"))?;
+            }
+            SlotKind::V2 { dir } => {
+                if self.limit != Some((memory, processes)) {
+                    write(&dir.join("memory.max"), &memory.to_string())?;
+                    write(&dir.join("pids.max"), &procs)?;
+                    self.limit = Some((memory, processes));
+                }
+                // Writing resets the peak on kernels >= 6.12; older ones keep the all-time peak.
+                let _ = write(&dir.join("memory.peak"), "0");
+                self.oom_base = oom_kills(&fs::read_to_string(dir.join("memory.events"))?);
+                self.usage_base = read_u64(&dir.join("memory.current"))?;
+                self.cpu_base = 0;
+                self.cpu_base = self.cpu_usage()?.as_micros() as u64;
+            }
+            SlotKind::None => {}
+        }
+        Ok(())
+    }
+
+    /// CPU time (user + system) used in the slot since [`prepare`](Self::prepare).
+    pub fn cpu_usage(&self) -> io::Result<Duration> {
+        match &self.kind {
+            SlotKind::V1 { cpuacct, .. } => {
+                Ok(Duration::from_nanos(read_u64(&cpuacct.join("cpuacct.usage"))?))
+            }
+            SlotKind::V2 { dir } => {
+                let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+                let usec = stat
+                    .lines()
+                    .find_map(|l| l.strip_prefix("usage_usec "))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                Ok(Duration::from_micros(usec.saturating_sub(self.cpu_base)))
+            }
+            SlotKind::None => Ok(Duration::ZERO),
+        }
+    }
+
+    /// Reads what the run used. Call after [`kill_all`](Self::kill_all).
+    pub fn usage(&self) -> io::Result<CgroupUsage> {
+        match &self.kind {
+            SlotKind::V1 { memory, .. } => {
+                let peak = read_u64(&memory.join("memory.max_usage_in_bytes"))?;
+                let failcnt = read_u64(&memory.join("memory.failcnt"))?;
+                let oom = oom_kills(&fs::read_to_string(memory.join("memory.oom_control"))?);
+                Ok(CgroupUsage {
+                    cpu: self.cpu_usage()?,
+                    memory_peak: peak.saturating_sub(self.usage_base),
+                    oom_killed: oom > self.oom_base,
+                    memory_limit_hit: failcnt > 0,
+                })
+            }
+            SlotKind::V2 { dir } => {
+                let peak = read_u64(&dir.join("memory.peak")).unwrap_or(0);
+                let events = fs::read_to_string(dir.join("memory.events"))?;
+                let oom = oom_kills(&events);
+                Ok(CgroupUsage {
+                    cpu: self.cpu_usage()?,
+                    memory_peak: peak.saturating_sub(self.usage_base),
+                    oom_killed: oom > self.oom_base,
+                    memory_limit_hit: oom > self.oom_base,
+                })
+            }
+            SlotKind::None => Ok(CgroupUsage::default()),
+        }
+    }
+
+    /// Kills every process of the slot but the zygote, and waits until they are gone.
+    pub fn kill_all(&self) -> io::Result<()> {
+        let procs = match &self.kind {
+            SlotKind::V1 { pids, .. } => pids.join("cgroup.procs"),
+            SlotKind::V2 { dir } => dir.join("cgroup.procs"),
+            SlotKind::None => return Ok(()),
+        };
+        kill_procs(&procs, self.zygote, Duration::from_secs(5))
+    }
+}
+
+impl SlotCgroup {
+    #[allow(dead_code)]
+    fn dirs(&self) -> Vec<&Path> {
+        match &self.kind {
+            SlotKind::V1 {
+                memory,
+                pids,
+                cpuacct,
+                ..
+            } => vec![memory, pids, cpuacct],
+            SlotKind::V2 { dir } => vec![dir],
+            SlotKind::None => vec![],
+        }
+    }
+}
+
+impl Drop for SlotCgroup {
+    fn drop(&mut self) {
+        let procs = self.procs_files();
+        for (dir, procs) in self.dirs().into_iter().zip(procs) {
+            let _ = kill_procs(&procs, None, Duration::from_secs(5));
+            // rmdir fails while exited tasks are still being released; retry briefly.
+            for _ in 0..100 {
+                match fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        }
+    }
+}
+
+/// SIGKILLs every pid listed in `procs` (except `spare`) until none is left. A fork bomb cannot
+/// outrun this: the pids limit bounds it and a killed process forks no more.
+fn kill_procs(procs: &Path, spare: Option<i32>, timeout: Duration) -> io::Result<()> {
+    let start = Instant::now();
+    loop {
+        let text = match fs::read_to_string(procs) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut any = false;
+        for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            if Some(pid) == spare {
+                continue;
+            }
+            any = true;
+            // SAFETY: plain kill(2) of a pid we just read from our own cgroup.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        if !any {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(io::Error::other(format!(
+                "processes survive in {} after {timeout:?}",
+                procs.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn oom_kills(text: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn read_u64(path: &Path) -> io::Result<u64> {
+    let text = fs::read_to_string(path).map_err(|e| with_path(e, path))?;
+    let t = text.trim();
+    if t == "max" {
+        return Ok(u64::MAX);
+    }
+    t.parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))
+}
+
+fn write(path: &Path, value: &str) -> io::Result<()> {
+    fs::write(path, value).map_err(|e| with_path(e, path))
+}

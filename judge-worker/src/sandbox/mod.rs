@@ -1,0 +1,681 @@
+//! Runs untrusted programs with hard limits. Knows nothing about problems or verdicts.
+//!
+//! # The environment
+//!
+//! A [`Sandbox`] is one *slot*: prepared once, reused run after run (as go-judge's environment
+//! pool does), because building namespaces and a mount tree from nothing costs more than the
+//! 1 ms a run may add. Each slot has:
+//!
+//! - its own mount, network, IPC, UTS and PID namespaces, held by a zygote process that is PID 1
+//!   of the PID namespace (see [`zygote`]). Every run is a fresh fork of it.
+//! - a root made of a small read-only tmpfs and read-only bind mounts of exactly the paths the
+//!   toolchains need ([`SandboxConfig::binds`]), `/dev/{null,zero,random,urandom}`, a `/proc`
+//!   with `hidepid=2` (a program sees only its own processes), `/etc/passwd` naming the sandbox
+//!   user, the writable work directory `/box`, a private writable `/tmp`, and read-only `/prog`
+//!   (the compiled submission) and `/checker` (a compiled output validator).
+//! - a network namespace with only a loopback interface, left down: no network at all, not even
+//!   to the host's 127.0.0.1.
+//! - a uid/gid of its own (`uid_base + slot`), no supplementary groups, no capabilities, no new
+//!   privileges, and the seccomp filter of [`seccomp`].
+//! - its own cgroup (see [`cgroup`]).
+//! - an empty environment apart from what the caller passes: nothing of the judge's environment
+//!   (credentials!) reaches a program.
+//!
+//! Between runs the caller empties `/box` and `/tmp` ([`Sandbox::clean`]); every process of the
+//! previous run is dead by then (the whole cgroup is killed when a run ends, whatever the reason).
+//! Files the judge copies in or out are opened relative to the directory, without following
+//! symbolic links ([`files`]).
+//!
+//! # Limits ([`Limits`]): unit, what is counted, what the program sees
+//!
+//! - `cpu_time`: user + system CPU time of all processes and threads of the run together
+//!   (cgroup `cpuacct`). The judge polls it and kills the whole run at the limit, so a program
+//!   stops within a few milliseconds of CPU past it. As a backstop every process also gets
+//!   `RLIMIT_CPU` = the limit rounded up to a second (`SIGXCPU`, then `SIGKILL` a second later).
+//! - `wall_time`: real time from the fork; at the limit the whole run is killed (`SIGKILL`). This is
+//!   what stops a program that sleeps or blocks.
+//! - `memory`: bytes of memory charged to the run's cgroup — resident pages, page cache of files
+//!   it writes, kernel memory — of all its processes together, *not* address space (the JVM and
+//!   Node reserve far more than they touch). At the limit the kernel first reclaims cache, then its
+//!   OOM killer sends `SIGKILL` to a process of the run; the run reports
+//!   [`LimitExceeded::Memory`]. Without swap no page escapes the limit (`memory.swappiness` is 0 and
+//!   `memory.memsw` is set equal when present). `malloc` does not fail first, it is killed.
+//! - `processes`: tasks (processes *and* threads) alive at once, cgroup `pids.max`. `fork`,
+//!   `clone` and `pthread_create` fail with `EAGAIN` at the limit.
+//! - `file_size`: bytes per file written, standard output included (`RLIMIT_FSIZE`). A write past
+//!   it raises `SIGXFSZ` (the program dies) or, if ignored, fails with `EFBIG`.
+//! - `open_files`: descriptors per process (`RLIMIT_NOFILE`); `open` fails with `EMFILE`.
+//! - `stack`: bytes of main-thread stack (`RLIMIT_STACK`), `SIGSEGV` past it. Defaults to
+//!   `memory`: recursion is limited by memory, as on most judges.
+//! - `address_space`: optional `RLIMIT_AS` per process; off by default, on when no cgroup can
+//!   be used (the only memory limit left then).
+//!
+//! # Where limits fail
+//!
+//! Without usable cgroups ([`Cgroups::Unavailable`]) there is no limit on the number of
+//! processes, CPU time is that of the main process only (`RLIMIT_CPU` and its rusage), memory is
+//! limited by `RLIMIT_AS` per process and measured as the main process's peak RSS:
+//! [`Sandbox::new`] logs a warning saying so. Disk use of `/box` and `/tmp` is bounded per file
+//! (`file_size`) but not in total.
+
+pub mod cgroup;
+pub mod files;
+pub mod seccomp;
+pub mod zygote;
+
+use std::fs::{self, File};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio as ProcessStdio};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+
+pub use cgroup::Cgroups;
+use cgroup::SlotCgroup;
+pub use zygote::{Bind, ZYGOTE_ARG};
+use zygote::{Reply, Request, Rlimits, ZygoteConfig};
+
+/// Limits of one run. See the module documentation for what each one counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub cpu_time: Duration,
+    pub wall_time: Duration,
+    /// Bytes.
+    pub memory: u64,
+    pub processes: u32,
+    /// Bytes per written file, standard output included.
+    pub file_size: u64,
+    pub open_files: u32,
+    /// Bytes; `None`: the memory limit.
+    pub stack: Option<u64>,
+    /// Bytes of address space per process; `None`: unlimited (the default with cgroups).
+    pub address_space: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cpu_time: Duration::from_secs(1),
+            wall_time: Duration::from_secs(3),
+            memory: 256 << 20,
+            processes: 64,
+            file_size: 64 << 20,
+            open_files: 256,
+            stack: None,
+            address_space: None,
+        }
+    }
+}
+
+/// How the program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    pub fn success(self) -> bool {
+        self == ExitStatus::Exited(0)
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(c) => write!(f, "exit code {c}"),
+            ExitStatus::Signaled(s) => {
+                let name = nix::sys::signal::Signal::try_from(*s)
+                    .map(|s| s.as_str())
+                    .unwrap_or("unknown signal");
+                write!(f, "signal {s} ({name})")
+            }
+        }
+    }
+}
+
+/// The limit that ended a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitExceeded {
+    CpuTime,
+    WallTime,
+    Memory,
+    FileSize,
+}
+
+/// What a run did and used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunResult {
+    pub status: ExitStatus,
+    /// User + system time of every process of the run.
+    pub cpu_time: Duration,
+    pub wall_time: Duration,
+    /// Peak memory of the run's processes together, bytes.
+    pub memory: u64,
+    pub limit: Option<LimitExceeded>,
+    /// The program never started: why (`execve` failed, …). Not the program's fault.
+    pub exec_error: Option<String>,
+}
+
+/// A program to run inside a sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Command {
+    /// `argv[0]` is the absolute path of the executable (inside the sandbox, which sees host paths
+    /// it binds at the same place).
+    pub argv: Vec<String>,
+    /// `NAME=value` entries: the program's whole environment.
+    pub env: Vec<String>,
+    /// Working directory inside the sandbox; `/box` when empty.
+    pub cwd: String,
+}
+
+/// Where the program's standard streams go. `stdin: None` is `/dev/null`.
+pub struct Stdio<'a> {
+    pub stdin: Option<BorrowedFd<'a>>,
+    pub stdout: BorrowedFd<'a>,
+    pub stderr: BorrowedFd<'a>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("sandbox setup failed: {0}")]
+    Setup(String),
+    #[error("sandbox I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("sandbox zygote died")]
+    ZygoteDied,
+}
+
+/// What every slot of a pool shares.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Our own binary, started with [`ZYGOTE_ARG`] to become a slot's zygote.
+    pub helper: PathBuf,
+    /// Host directory holding one subdirectory per slot (box, tmp, prog, checker, root, io).
+    pub state_dir: PathBuf,
+    /// Host paths visible read-only inside, at the same path.
+    pub binds: Vec<Bind>,
+    /// Slot `n` runs as uid and gid `uid_base + n`.
+    pub uid_base: u32,
+}
+
+/// Default read-only binds: the system's programs and libraries, and the few files of `/etc` a
+/// toolchain reads. `/etc` itself is not visible (`/etc/shadow`!).
+pub fn default_binds() -> Vec<Bind> {
+    [
+        "/usr",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib64",
+        "/lib32",
+        "/libx32",
+        "/etc/alternatives",
+        "/etc/ld.so.cache",
+        "/etc/ld.so.conf",
+        "/etc/ld.so.conf.d",
+        "/etc/localtime",
+    ]
+    .into_iter()
+    .map(Bind::read_only)
+    .collect()
+}
+
+/// One prepared sandbox slot. Not `Sync`: one run at a time; use a [`SandboxPool`] to share.
+pub struct Sandbox {
+    slot: usize,
+    dir: PathBuf,
+    config: SandboxConfig,
+    cgroup: SlotCgroup,
+    sock: OwnedFd,
+    helper: Child,
+    dev_null: File,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("slot", &self.slot)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl Sandbox {
+    /// Prepares slot `slot`: directories, cgroup, zygote.
+    pub fn new(cgroups: &Cgroups, config: &SandboxConfig, slot: usize) -> Result<Sandbox, SandboxError> {
+        let dir = config.state_dir.join(format!("slot-{slot}"));
+        let uid = config.uid_base + slot as u32;
+        for (name, mode, owner) in [
+            ("root", 0o755, 0),
+            ("box", 0o755, uid),
+            ("tmp", 0o1777, uid),
+            ("prog", 0o755, 0),
+            ("checker", 0o755, 0),
+            ("io", 0o700, 0),
+        ] {
+            let d = dir.join(name);
+            fs::create_dir_all(&d)?;
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode))?;
+            chown(&d, Some(owner), Some(owner))?;
+        }
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
+        let cgroup = cgroups.create_slot(slot)?;
+        let (sock, helper) = spawn_zygote(config, &dir, uid, &cgroup)?;
+        let mut sandbox = Sandbox {
+            slot,
+            dir,
+            config: config.clone(),
+            cgroup,
+            sock,
+            helper,
+            dev_null: File::open("/dev/null")?,
+        };
+        sandbox.wait_ready()?;
+        Ok(sandbox)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), SandboxError> {
+        loop {
+            match zygote::recv::<Reply>(self.sock.as_raw_fd())? {
+                Some((Reply::Helper { zygote_pid }, _)) => self.cgroup.set_zygote(zygote_pid),
+                Some((Reply::Ready, _)) => return Ok(()),
+                Some((Reply::SetupFailed { error }, _)) => return Err(SandboxError::Setup(error)),
+                Some((other, _)) => return Err(SandboxError::Setup(format!("unexpected {other:?}"))),
+                None => return Err(SandboxError::Setup("zygote exited during setup".into())),
+            }
+        }
+    }
+
+    /// Replaces a dead zygote by a fresh one.
+    fn respawn(&mut self) -> Result<(), SandboxError> {
+        let _ = self.helper.kill();
+        let _ = self.helper.wait();
+        self.cgroup.kill_all()?;
+        let uid = self.config.uid_base + self.slot as u32;
+        let (sock, helper) = spawn_zygote(&self.config, &self.dir, uid, &self.cgroup)?;
+        self.sock = sock;
+        self.helper = helper;
+        self.wait_ready()
+    }
+
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// Host path of `/box`, the writable work directory.
+    pub fn box_dir(&self) -> PathBuf {
+        self.dir.join("box")
+    }
+
+    /// Host path of `/tmp`.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+
+    /// Host path of `/prog` (read-only inside).
+    pub fn prog_dir(&self) -> PathBuf {
+        self.dir.join("prog")
+    }
+
+    /// Host path of `/checker` (read-only inside).
+    pub fn checker_dir(&self) -> PathBuf {
+        self.dir.join("checker")
+    }
+
+    /// A host directory for the judge's own files (captured output), invisible inside.
+    pub fn io_dir(&self) -> PathBuf {
+        self.dir.join("io")
+    }
+
+    /// Empties `/box` and `/tmp` without following links a program may have planted.
+    pub fn clean(&self) -> std::io::Result<()> {
+        files::empty_dir(&self.box_dir())?;
+        files::empty_dir(&self.tmp_dir())
+    }
+
+    /// Whether memory and process limits are enforced by a cgroup.
+    pub fn enforces_cgroup_limits(&self) -> bool {
+        self.cgroup.is_enforcing()
+    }
+
+    /// Runs `cmd` with `limits` and waits for it (and for every process it started) to end.
+    pub fn run(
+        &mut self,
+        cmd: &Command,
+        limits: &Limits,
+        stdio: Stdio<'_>,
+    ) -> Result<RunResult, SandboxError> {
+        match self.run_once(cmd, limits, &stdio) {
+            Err(SandboxError::ZygoteDied) => {
+                tracing::warn!(slot = self.slot, "sandbox zygote died; starting a new one");
+                self.respawn()?;
+                self.run_once(cmd, limits, &stdio)
+            }
+            other => other,
+        }
+    }
+
+    fn run_once(
+        &mut self,
+        cmd: &Command,
+        limits: &Limits,
+        stdio: &Stdio<'_>,
+    ) -> Result<RunResult, SandboxError> {
+        let enforcing = self.cgroup.is_enforcing();
+        self.cgroup.prepare(limits.memory, limits.processes)?;
+        let request = Request::Run {
+            argv: cmd.argv.clone(),
+            env: cmd.env.clone(),
+            cwd: if cmd.cwd.is_empty() {
+                "/box".to_owned()
+            } else {
+                cmd.cwd.clone()
+            },
+            rlimits: Rlimits {
+                cpu_seconds: limits.cpu_time.as_secs_f64().ceil() as u64,
+                file_size: limits.file_size,
+                open_files: limits.open_files as u64,
+                stack: limits.stack.unwrap_or(limits.memory),
+                address_space: if enforcing {
+                    limits.address_space
+                } else {
+                    Some(limits.address_space.unwrap_or(limits.memory))
+                },
+            },
+        };
+        let stdin = stdio.stdin.unwrap_or(self.dev_null.as_fd());
+        let fds = [
+            stdin.as_raw_fd(),
+            stdio.stdout.as_raw_fd(),
+            stdio.stderr.as_raw_fd(),
+        ];
+        zygote::send(self.sock.as_raw_fd(), &request, &fds).map_err(|_| SandboxError::ZygoteDied)?;
+        let start = Instant::now();
+        let mut killed: Option<LimitExceeded> = None;
+        let reply = loop {
+            let elapsed = start.elapsed();
+            let cpu = if enforcing {
+                self.cgroup.cpu_usage()?
+            } else {
+                Duration::ZERO
+            };
+            if killed.is_none() {
+                if enforcing && cpu > limits.cpu_time {
+                    killed = Some(LimitExceeded::CpuTime);
+                } else if elapsed > limits.wall_time {
+                    killed = Some(LimitExceeded::WallTime);
+                }
+                if killed.is_some() {
+                    let _ = zygote::send(self.sock.as_raw_fd(), &Request::Kill, &[]);
+                    self.cgroup.kill_all()?;
+                }
+            }
+            // Sleep until the soonest moment a limit could be crossed: CPU can be spent at most
+            // `cores` times faster than wall time.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+            let cpu_left = limits.cpu_time.saturating_sub(cpu) / (2 * cores);
+            let wall_left = limits.wall_time.saturating_sub(elapsed);
+            let wait = if killed.is_some() {
+                Duration::from_millis(100)
+            } else if enforcing {
+                cpu_left
+                    .min(wall_left)
+                    .clamp(Duration::from_millis(1), Duration::from_millis(100))
+            } else {
+                wall_left.clamp(Duration::from_millis(1), Duration::from_millis(100))
+            };
+            let mut pfd = libc::pollfd {
+                fd: self.sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one valid descriptor.
+            let n = unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as i32) };
+            if n > 0 {
+                match zygote::recv::<Reply>(self.sock.as_raw_fd()) {
+                    Ok(Some((reply @ Reply::Finished { .. }, _))) => break reply,
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => return Err(SandboxError::ZygoteDied),
+                }
+            }
+        };
+        // Whatever the main process did, nothing of the run survives it.
+        self.cgroup.kill_all()?;
+        let Reply::Finished {
+            status,
+            wall_ns,
+            cpu_ns,
+            max_rss_kb,
+            exec_error,
+        } = reply
+        else {
+            unreachable!("the loop only breaks on Finished");
+        };
+        let status = if libc::WIFSIGNALED(status) {
+            ExitStatus::Signaled(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Exited(libc::WEXITSTATUS(status))
+        };
+        let usage = self.cgroup.usage()?;
+        let (cpu_time, memory) = if enforcing {
+            (usage.cpu, usage.memory_peak)
+        } else {
+            (Duration::from_nanos(cpu_ns), max_rss_kb * 1024)
+        };
+        let limit = killed.or_else(|| {
+            if usage.oom_killed {
+                Some(LimitExceeded::Memory)
+            } else if cpu_time > limits.cpu_time || status == ExitStatus::Signaled(libc::SIGXCPU) {
+                Some(LimitExceeded::CpuTime)
+            } else if status == ExitStatus::Signaled(libc::SIGXFSZ) {
+                Some(LimitExceeded::FileSize)
+            } else if !status.success() && (usage.memory_limit_hit || memory >= limits.memory) {
+                Some(LimitExceeded::Memory)
+            } else {
+                None
+            }
+        });
+        Ok(RunResult {
+            status,
+            cpu_time,
+            wall_time: Duration::from_nanos(wall_ns),
+            memory: memory.min(limits.memory.max(memory)),
+            limit,
+            exec_error,
+        })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Closing our end of the socket makes the zygote kill its namespace and exit; the helper
+        // follows it. Kill the helper too in case it is stuck.
+        let (a, _b) = match socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        ) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = self.helper.kill();
+                let _ = self.helper.wait();
+                return;
+            }
+        };
+        drop(std::mem::replace(&mut self.sock, a));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.helper.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() > deadline => {
+                    let _ = self.helper.kill();
+                    let _ = self.helper.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        // The cgroup's own Drop kills what is left and removes it.
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn spawn_zygote(
+    config: &SandboxConfig,
+    dir: &Path,
+    uid: u32,
+    cgroup: &SlotCgroup,
+) -> Result<(OwnedFd, Child), SandboxError> {
+    let zcfg = ZygoteConfig {
+        uid,
+        gid: uid,
+        root: dir.join("root"),
+        box_dir: dir.join("box"),
+        tmp_dir: dir.join("tmp"),
+        prog_dir: dir.join("prog"),
+        checker_dir: dir.join("checker"),
+        binds: config.binds.clone(),
+        cgroup_procs: cgroup.procs_files(),
+    };
+    let json = serde_json::to_string(&zcfg).map_err(std::io::Error::other)?;
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(std::io::Error::from)?;
+    let theirs_raw = theirs.as_raw_fd();
+    let mut command = std::process::Command::new(&config.helper);
+    command
+        .arg(ZYGOTE_ARG)
+        .arg(json)
+        .env_clear()
+        .stdin(ProcessStdio::null())
+        .stdout(ProcessStdio::null())
+        .stderr(ProcessStdio::inherit());
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if theirs_raw == 3 {
+                let flags = libc::fcntl(3, libc::F_GETFD);
+                libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(theirs_raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| SandboxError::Setup(format!("start {}: {e}", config.helper.display())))?;
+    drop(theirs);
+    Ok((ours, child))
+}
+
+/// A fixed set of slots lent to one job at a time; usable from several threads.
+pub struct SandboxPool {
+    slots: Mutex<Vec<Sandbox>>,
+    available: Condvar,
+    size: usize,
+    _state_dir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for SandboxPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxPool").field("size", &self.size).finish()
+    }
+}
+
+impl SandboxPool {
+    /// Prepares `size` slots. Warns once when cgroups cannot be used.
+    pub fn new(config: &SandboxConfig, size: usize) -> Result<SandboxPool, SandboxError> {
+        let cgroups = Cgroups::detect();
+        if let Cgroups::Unavailable(reason) = &cgroups {
+            tracing::warn!(
+                %reason,
+                "no usable cgroups: memory is limited by RLIMIT_AS per process, processes and \
+                 threads are NOT limited, CPU time and memory are measured for the main process only"
+            );
+        }
+        cgroups.sweep_stale();
+        let slots = (0..size.max(1))
+            .map(|i| Sandbox::new(&cgroups, config, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SandboxPool {
+            slots: Mutex::new(slots),
+            available: Condvar::new(),
+            size: size.max(1),
+            _state_dir: None,
+        })
+    }
+
+    /// Like [`new`](Self::new), with the state directory a temporary directory removed on drop.
+    pub fn with_temp_state(mut config: SandboxConfig, size: usize) -> Result<SandboxPool, SandboxError> {
+        let dir = tempfile::Builder::new().prefix("judge-worker-").tempdir()?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        config.state_dir = dir.path().to_owned();
+        let mut pool = SandboxPool::new(&config, size)?;
+        pool._state_dir = Some(dir);
+        Ok(pool)
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Borrows a slot, waiting for one to be free. It returns to the pool when the guard drops.
+    pub fn lend(&self) -> SlotGuard<'_> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(s) = slots.pop() {
+                return SlotGuard {
+                    pool: self,
+                    sandbox: Some(s),
+                };
+            }
+            slots = self.available.wait(slots).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Drop for SandboxPool {
+    fn drop(&mut self) {
+        // Slots before the state directory.
+        self.slots.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// A slot on loan from a [`SandboxPool`].
+pub struct SlotGuard<'a> {
+    pool: &'a SandboxPool,
+    sandbox: Option<Sandbox>,
+}
+
+impl std::ops::Deref for SlotGuard<'_> {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        self.sandbox.as_ref().expect("present until drop")
+    }
+}
+
+impl std::ops::DerefMut for SlotGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Sandbox {
+        self.sandbox.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.sandbox.take() {
+            self.pool.slots.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+            self.pool.available.notify_one();
+        }
+    }
+}
