@@ -78,16 +78,15 @@ pub async fn strip_foreign_cors(State(state): State<AppState>, req: Request, nex
     response
 }
 
-/// Turns the framework's own error answers (unknown route, wrong method, body too large …) into
-/// problem documents, so every error a client sees has one shape.
+/// Turns the framework's own plain-text error answers (unknown route, wrong method, body too
+/// large …) into problem documents, so every error a client sees has one shape.
 pub async fn problem_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == problem::CONTENT_TYPE.as_bytes());
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes() == problem::CONTENT_TYPE.as_bytes() || v.as_bytes().starts_with(b"application/json")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
     let (code, detail) = match status.as_u16() {

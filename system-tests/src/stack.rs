@@ -165,6 +165,21 @@ impl Stack {
             .expect("binding the edge");
         self.edge_addr = edge.local_addr();
         self.edge = Some(Running::spawn(move |shutdown| edge.run(shutdown)));
+        self.wait_until_ready().await;
+    }
+
+    /// Waits until `/readyz` says 200 (the edge is connected and the services answer).
+    pub async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "the edge never became ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops the edge gracefully (as SIGTERM would).
