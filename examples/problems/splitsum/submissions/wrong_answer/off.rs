@@ -1,0 +1,6 @@
+fn main() {
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s).unwrap();
+    let n: i64 = s.trim().parse().unwrap();
+    println!("{} {}", n / 2, n / 2);
+}

@@ -1,0 +1,129 @@
+//! Shared by the judge's integration tests: a real [`Judge`] (our own binary as the sandbox
+//! zygote) and throwaway problem packages.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use judge_worker::sandbox::Cgroups;
+use judge_worker::{Judge, JudgeConfig};
+
+/// The repository's `examples/problems`.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems")
+}
+
+/// A judge with one slot, or `None` (after saying why, loudly) when this machine cannot sandbox.
+pub fn judge(uid_base: u32) -> Option<Judge> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("!!! SKIPPED: the sandbox needs root (namespaces, cgroups, setuid)");
+        return None;
+    }
+    if let Cgroups::Unavailable(reason) = Cgroups::detect() {
+        eprintln!("!!! SKIPPED: no usable cgroups: {reason}");
+        return None;
+    }
+    let config = JudgeConfig {
+        slots: 1,
+        helper: Some(PathBuf::from(env!("CARGO_BIN_EXE_judge-worker"))),
+        uid_base,
+        ..JudgeConfig::default()
+    };
+    match Judge::new(config) {
+        Ok(j) => Some(j),
+        Err(e) => panic!("cannot start the judge: {e}"),
+    }
+}
+
+/// The language of a solution file, by extension.
+pub fn language_of(path: &Path) -> Option<&'static str> {
+    Some(match path.extension()?.to_str()? {
+        "c" => "c",
+        "cc" | "cpp" => "cpp",
+        "py" => "python3",
+        "rs" => "rust",
+        "java" => "java",
+        "js" => "javascript",
+        _ => return None,
+    })
+}
+
+/// Writes a 2023-07 package with one secret test per `(input, answer)`.
+pub fn package(
+    dir: &Path,
+    time_limit: f64,
+    memory_mib: u64,
+    output_mib: u64,
+    tests: &[(&str, &str)],
+) -> PathBuf {
+    let root = dir.join("problem");
+    std::fs::create_dir_all(root.join("data/secret")).expect("create package");
+    std::fs::create_dir_all(root.join("statement")).expect("create package");
+    std::fs::write(
+        root.join("problem.yaml"),
+        format!(
+            "problem_format_version: 2023-07-draft\nname: test\nlimits:\n  time_limit: {time_limit}\n  memory: {memory_mib}\n  output: {output_mib}\n"
+        ),
+    )
+    .expect("write problem.yaml");
+    std::fs::write(root.join("statement/problem.en.md"), "# test\n").expect("write statement");
+    for (i, (input, answer)) in tests.iter().enumerate() {
+        std::fs::write(root.join(format!("data/secret/{i:02}.in")), input).expect("write test");
+        std::fs::write(root.join(format!("data/secret/{i:02}.ans")), answer).expect("write test");
+    }
+    root
+}
+
+/// Processes of this machine running as `uid`.
+pub fn processes_of_uid(uid: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let owner = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse::<u32>().ok());
+        if owner == Some(uid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Cgroups this test process's judge created and did not remove.
+pub fn leftover_cgroups() -> Vec<PathBuf> {
+    let prefix = format!("judge-worker-{}-", std::process::id());
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if !ft.is_dir() || ft.is_symlink() {
+                continue;
+            }
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                out.push(entry.path());
+            } else if stack.len() < 10_000 {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
+/// Mount points in our mount namespace under `dir`.
+pub fn mounts_under(dir: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(dir))
+        .map(str::to_owned)
+        .collect()
+}
