@@ -573,3 +573,116 @@ fn statements(root: &Path, format: PackageFormat, reasons: &mut Vec<String>) -> 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+    }
+
+    #[test]
+    fn legacy_package_with_groups_flags_and_timelimit_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "problem.yaml",
+                    "name: Legacy\nvalidator_flags: float_tolerance 1e-4\nlimits:\n  memory: 64\n",
+                ),
+                (".timelimit", "2.5\n"),
+                ("problem_statement/problem.en.tex", "\\problemname{Legacy}"),
+                ("data/sample/1.in", "1"),
+                ("data/sample/1.ans", "1"),
+                ("data/secret/b/1.in", "1"),
+                ("data/secret/b/1.ans", "1"),
+                ("data/secret/a/2.in", "1"),
+                ("data/secret/a/2.ans", "1"),
+                ("data/secret/c.in", "1"),
+                ("data/secret/c.ans", "1"),
+            ],
+        );
+        let p = ProblemPackage::load(root).expect("valid");
+        assert_eq!(p.format, PackageFormat::Legacy);
+        assert_eq!(p.limits.time_limit_ms, 2500);
+        assert_eq!(p.limits.time_limit_source, TimeLimitSource::TimelimitFile);
+        assert_eq!(p.limits.memory_bytes, 64 << 20);
+        assert_eq!(p.limits.output_bytes, DEFAULT_OUTPUT_MIB << 20);
+        let names: Vec<&str> = p.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["sample/1", "secret/a/2", "secret/b/1", "secret/c"]);
+        assert_eq!(p.tests[1].validator_flags, ["float_tolerance", "1e-4"]);
+        assert_eq!(p.statements[0].format, StatementFormat::Latex);
+        assert_eq!(p.samples.len(), 1);
+    }
+
+    #[test]
+    fn draft_package_reads_testdata_flags_per_group() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "problem.yaml",
+                    "problem_format_version: 2023-07-draft\nname: {en: Draft}\nlimits:\n  time_limit: 0.5\n",
+                ),
+                ("statement/problem.en.md", "# Draft"),
+                ("data/testdata.yaml", "output_validator_flags: case_sensitive\n"),
+                (
+                    "data/secret/g/testdata.yaml",
+                    "output_validator_flags: [space_change_sensitive]\n",
+                ),
+                ("data/secret/g/1.in", "1"),
+                ("data/secret/g/1.ans", "1"),
+                ("data/secret/2.in", "1"),
+                ("data/secret/2.ans", "1"),
+            ],
+        );
+        let p = ProblemPackage::load(root).expect("valid");
+        assert_eq!(p.name, "Draft");
+        assert_eq!(p.limits.time_limit_ms, 500);
+        assert_eq!(p.tests[0].name, "secret/2");
+        assert_eq!(p.tests[0].validator_flags, ["case_sensitive"]);
+        assert_eq!(p.tests[1].validator_flags, ["space_change_sensitive"]);
+    }
+
+    #[test]
+    fn a_malformed_package_is_refused_with_every_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            &[
+                ("problem.yaml", "validation: custom interactive\nvalidator_flags: float_tolerance\nlimits:\n  memory: -1\n"),
+                ("data/sample/1.in", "1"),
+                ("data/secret/1.ans", "1"),
+            ],
+        );
+        let e = ProblemPackage::load(root).expect_err("invalid");
+        let all = e.reasons.join("\n");
+        for needle in [
+            "validation",
+            "limits.memory",
+            "has no .ans",
+            "has no .in",
+            "no test cases",
+            "statement",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn a_directory_without_problem_yaml_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = ProblemPackage::load(dir.path()).expect_err("invalid");
+        assert!(e.reasons[0].contains("problem.yaml"));
+    }
+}

@@ -31,7 +31,8 @@
 //! - `cpu_time`: user + system CPU time of all processes and threads of the run together
 //!   (cgroup `cpuacct`). The judge polls it and kills the whole run at the limit, so a program
 //!   stops within a few milliseconds of CPU past it. As a backstop every process also gets
-//!   `RLIMIT_CPU` = the limit rounded up to a second (`SIGXCPU`, then `SIGKILL` a second later).
+//!   `RLIMIT_CPU` = the limit rounded up to a second, plus one when the cgroup watchdog works
+//!   (`SIGXCPU`, then `SIGKILL` a second later).
 //! - `wall_time`: real time from the fork; at the limit the whole run is killed (`SIGKILL`). This is
 //!   what stops a program that sleeps or blocks.
 //! - `memory`: bytes of memory charged to the run's cgroup — resident pages, page cache of files
@@ -377,7 +378,8 @@ impl Sandbox {
                 cmd.cwd.clone()
             },
             rlimits: Rlimits {
-                cpu_seconds: limits.cpu_time.as_secs_f64().ceil() as u64,
+                // A backstop a second past the limit: the cgroup watchdog is the precise one.
+                cpu_seconds: limits.cpu_time.as_secs_f64().ceil() as u64 + u64::from(enforcing),
                 file_size: limits.file_size,
                 open_files: limits.open_files as u64,
                 stack: limits.stack.unwrap_or(limits.memory),
@@ -397,6 +399,9 @@ impl Sandbox {
         zygote::send(self.sock.as_raw_fd(), &request, &fds).map_err(|_| SandboxError::ZygoteDied)?;
         let start = Instant::now();
         let mut killed: Option<LimitExceeded> = None;
+        // cpuacct readings taken while a task runs are not always monotonic with the final one;
+        // the figure reported is never below the one a kill was decided on.
+        let mut cpu_seen = Duration::ZERO;
         let reply = loop {
             let elapsed = start.elapsed();
             let cpu = if enforcing {
@@ -404,6 +409,7 @@ impl Sandbox {
             } else {
                 Duration::ZERO
             };
+            cpu_seen = cpu_seen.max(cpu);
             if killed.is_none() {
                 if enforcing && cpu > limits.cpu_time {
                     killed = Some(LimitExceeded::CpuTime);
@@ -463,7 +469,7 @@ impl Sandbox {
         };
         let usage = self.cgroup.usage()?;
         let (cpu_time, memory) = if enforcing {
-            (usage.cpu, usage.memory_peak)
+            (usage.cpu.max(cpu_seen), usage.memory_peak)
         } else {
             (Duration::from_nanos(cpu_ns), max_rss_kb * 1024)
         };
@@ -484,7 +490,7 @@ impl Sandbox {
             status,
             cpu_time,
             wall_time: Duration::from_nanos(wall_ns),
-            memory: memory.min(limits.memory.max(memory)),
+            memory,
             limit,
             exec_error,
         })
