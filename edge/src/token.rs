@@ -11,10 +11,18 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// Checks tokens; cannot mint them.
+///
+/// A verified token is remembered (by its full text, until it expires) so a client making many
+/// calls pays for one Ed25519 verification, not one per call: the signature check is the largest
+/// part of the edge's own cost. Only tokens that passed are cached, never failures.
 pub struct Verifier {
     key: DecodingKey,
     validation: Validation,
+    verified: quick_cache::sync::Cache<String, Claims>,
 }
+
+/// Tokens remembered at once; each costs a few hundred bytes.
+const VERIFIED_CACHE: usize = 50_000;
 
 impl Verifier {
     pub fn from_public_pem(pem: &str) -> Result<Verifier, jsonwebtoken::errors::Error> {
@@ -27,11 +35,19 @@ impl Verifier {
         Ok(Verifier {
             key: DecodingKey::from_ed_pem(pem.as_bytes())?,
             validation,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
         })
     }
 
     /// The claims of a valid, unexpired access token.
     pub fn verify_access(&self, token: &str) -> Result<Claims, ApiError> {
+        if let Some(claims) = self.verified.get(token) {
+            // Same rule as the validation below: expired past the leeway means refused.
+            if claims.exp + self.validation.leeway as i64 >= chrono::Utc::now().timestamp() {
+                return Ok(claims);
+            }
+            self.verified.remove(token);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             ApiError::Unauthenticated(match e.kind() {
@@ -44,6 +60,7 @@ impl Verifier {
         if data.claims.typ != TokenKind::Access {
             return Err(ApiError::Unauthenticated("not an access token"));
         }
+        self.verified.insert(token.to_owned(), data.claims.clone());
         Ok(data.claims)
     }
 }
@@ -76,5 +93,37 @@ impl FromRequestParts<AppState> for AuthUser {
             user_id: claims.sub,
             role: claims.role,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            sub: "u".into(),
+            role: Role::User,
+            typ: TokenKind::Access,
+            iat: 0,
+            exp,
+            jti: "j".into(),
+            fam: None,
+            iss: ISSUER.into(),
+        }
+    }
+
+    #[test]
+    fn a_cached_token_still_expires() {
+        let v = Verifier::from_public_pem(PUBLIC).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        v.verified.insert("fresh".into(), claims(now + 60));
+        v.verified.insert("stale".into(), claims(now - 31));
+        assert!(v.verify_access("fresh").is_ok());
+        // Past the leeway the cache entry is dropped and the token itself is checked (and fails).
+        assert!(v.verify_access("stale").is_err());
+        assert!(v.verified.get("stale").is_none());
     }
 }

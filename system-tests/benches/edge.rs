@@ -1,1 +1,167 @@
-fn main() {}
+//! `make bench` (edge part): `GET /api/auth/me` through the edge beside the same request made
+//! straight over NATS to the auth worker, in one run, so the edge's own cost shows as a ratio;
+//! and login throughput at the configured bcrypt cost.
+//!
+//! Knobs: BENCH_REQUESTS (default 3000 per path), BENCH_CONCURRENCY (default 16),
+//! BENCH_BCRYPT_COST (default 12), BENCH_LOGINS (default 24).
+
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use common::subjects::{auth, headers};
+use serde_json::Value;
+use system_tests::{Stack, StackOptions};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Figures {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Sequential calls for latency, then `concurrency` callers for throughput.
+async fn measure<F, Fut>(n: usize, concurrency: usize, call: F) -> Figures
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    for _ in 0..50 {
+        call().await;
+    }
+    let mut latencies = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        call().await;
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    let started = Instant::now();
+    let per_worker = n / concurrency;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_worker {
+                    call().await;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("bench worker");
+    }
+    Figures {
+        rps: (per_worker * concurrency) as f64 / started.elapsed().as_secs_f64(),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n = env_or("BENCH_REQUESTS", 3000);
+    let concurrency = env_or("BENCH_CONCURRENCY", 16);
+    let cost = env_or("BENCH_BCRYPT_COST", 12) as u32;
+    let logins = env_or("BENCH_LOGINS", 24);
+    let stack = Stack::start(StackOptions {
+        bcrypt_cost: cost,
+        login_max_failures: 1000,
+        ..StackOptions::default()
+    })
+    .await;
+    let store = if stack.mongo.is_external() { "MONGODB_URI" } else { "nx-27017 0.8.1" };
+    let user = stack.register("bench_user", "bench password").await;
+    let tokens = stack.login("bench_user", "bench password").await;
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let user_id = user["id"].as_str().unwrap().to_owned();
+
+    let http = reqwest::Client::new();
+    let url = stack.url("/api/auth/me");
+    let via_edge = {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        move || {
+            let (http, url, token) = (http.clone(), url.clone(), token.clone());
+            async move {
+                let r = http.get(&url).bearer_auth(&token).send().await.expect("edge call");
+                assert_eq!(r.status(), 200);
+                let _: Value = r.json().await.expect("JSON");
+            }
+        }
+    };
+    let nats = stack.nats.client("edge").await;
+    let direct = {
+        let nats = nats.clone();
+        move || {
+            let nats = nats.clone();
+            let user_id = user_id.clone();
+            async move {
+                let mut h = HeaderMap::new();
+                h.insert(headers::REQUEST_ID, "bench");
+                h.insert(headers::USER_ID, user_id.as_str());
+                h.insert(headers::USER_ROLE, "user");
+                let m = nats.request_with_headers(auth::ME, h, "".into()).await.expect("nats call");
+                let _: Value = serde_json::from_slice(&m.payload).expect("JSON");
+            }
+        }
+    };
+    // Alternate the two paths in halves so drift on a shared machine hits both alike.
+    let d1 = measure(n / 2, concurrency, direct.clone()).await;
+    let e1 = measure(n / 2, concurrency, via_edge.clone()).await;
+    let e2 = measure(n / 2, concurrency, via_edge).await;
+    let d2 = measure(n / 2, concurrency, direct).await;
+    let avg = |a: &Figures, b: &Figures| Figures {
+        rps: (a.rps + b.rps) / 2.0,
+        p50: (a.p50 + b.p50) / 2,
+        p99: (a.p99 + b.p99) / 2,
+    };
+    let (edge, direct) = (avg(&e1, &e2), avg(&d1, &d2));
+
+    // Logins: `logins` calls, as many at once as there are cores.
+    let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..cores {
+        let (http, url) = (http.clone(), stack.url("/api/auth/login"));
+        let per = logins / cores;
+        handles.push(tokio::spawn(async move {
+            for _ in 0..per {
+                let r = http
+                    .post(&url)
+                    .json(&serde_json::json!({"username": "bench_user", "password": "bench password"}))
+                    .send()
+                    .await
+                    .expect("login");
+                assert_eq!(r.status(), 200);
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let login_rps = (logins / cores * cores) as f64 / started.elapsed().as_secs_f64();
+
+    println!("\n## Edge: GET /api/auth/me (store: {store}; {n} calls per path, throughput with {concurrency} in flight)\n");
+    println!("| path | req/s | p50 ms | p99 ms |");
+    println!("| --- | ---: | ---: | ---: |");
+    println!("| straight over NATS | {:.0} | {} | {} |", direct.rps, ms(direct.p50), ms(direct.p99));
+    println!("| through the edge (HTTP) | {:.0} | {} | {} |", edge.rps, ms(edge.p50), ms(edge.p99));
+    let ratio = edge.p50.as_secs_f64() / direct.p50.as_secs_f64();
+    println!(
+        "\nedge / NATS at p50: {ratio:.3} ({:+.1} %; target ≤ +25 %: {})",
+        (ratio - 1.0) * 100.0,
+        if ratio <= 1.25 { "met" } else { "NOT MET" }
+    );
+    println!("edge adds {:.3} ms at p50", (edge.p50.as_secs_f64() - direct.p50.as_secs_f64()) * 1000.0);
+    println!("\nlogin throughput at bcrypt cost {cost}: {login_rps:.1} logins/s ({cores} at once)\n");
+}

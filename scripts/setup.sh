@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the stack and its tests need and is missing, on Debian/Ubuntu:
+#   - nats-server (distribution package)
+#   - nx-27017, a MongoDB-wire server, into the project-local virtualenv .venv
+#     (skipped when MONGODB_URI points at a real MongoDB)
+#   - docker-compose (distribution package), only with --test, to check compose.yaml
+# Safe to run again: it only installs what is not there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: please install $* (no apt-get here)" >&2
+    return 1
+  fi
+  if [ "$apt_updated" -eq 0 ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! command -v nats-server >/dev/null; then
+  echo "setup: installing nats-server"
+  apt_install nats-server
+fi
+
+if [ -z "${MONGODB_URI:-}" ] && [ ! -x .venv/bin/nx-27017 ]; then
+  echo "setup: installing nx-27017 into .venv"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "nx-27017==0.8.1"
+fi
+
+if [ "$want_test" -eq 1 ] && ! command -v docker-compose >/dev/null; then
+  echo "setup: installing docker-compose (to check compose.yaml)"
+  apt_install docker-compose || echo "setup: docker-compose unavailable; compose.yaml will not be checked" >&2
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: cargo-nextest not found; tests will run with cargo test" >&2
+fi
