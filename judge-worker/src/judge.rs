@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{JudgeReport, TestResult, Verdict};
+use sha2::{Digest, Sha256};
 
 use crate::language::{self, Language, LanguageInfo, Unavailable};
 use crate::package::{OutputValidator, ProblemPackage, TestCase};
@@ -132,7 +133,9 @@ pub struct Judge {
     languages: Vec<Language>,
     unavailable: Vec<Unavailable>,
     pool: SandboxPool,
-    validators: Mutex<HashMap<PathBuf, Arc<Program>>>,
+    /// Compiled custom validators by the SHA-256 of their sources, so that a package replaced on
+    /// disk is never judged with its predecessor's validator.
+    validators: Mutex<HashMap<String, Arc<Program>>>,
 }
 
 impl std::fmt::Debug for Judge {
@@ -318,7 +321,24 @@ impl Judge {
         else {
             return Ok(None);
         };
-        if let Some(p) = self.validators.lock().unwrap_or_else(|p| p.into_inner()).get(dir) {
+        let mut sources = Vec::new();
+        let mut hasher = Sha256::new();
+        hasher.update(language.as_bytes());
+        for name in names {
+            let data = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+            hasher.update((name.len() as u64).to_le_bytes());
+            hasher.update(name.as_bytes());
+            hasher.update((data.len() as u64).to_le_bytes());
+            hasher.update(&data);
+            sources.push((name, data));
+        }
+        let key = hex::encode(hasher.finalize());
+        if let Some(p) = self
+            .validators
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return Ok(Some(p.clone()));
         }
         let lang = self
@@ -328,8 +348,7 @@ impl Judge {
         // single Python file) is compiled.
         slot.clean().map_err(|e| e.to_string())?;
         let mut main_source = None;
-        for name in names {
-            let data = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+        for (name, data) in sources {
             let is_source = crate::package::validator_language(name) == Some(lang.id());
             let has_main = lang.id() == "python3" || String::from_utf8_lossy(&data).contains("main");
             if is_source && has_main && main_source.is_none() {
@@ -349,7 +368,7 @@ impl Judge {
         self.validators
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(dir.clone(), program.clone());
+            .insert(key, program.clone());
         Ok(Some(program))
     }
 

@@ -370,3 +370,33 @@ fn compile_bomb() {
         limits: (1.0, 128, 8),
     });
 }
+
+#[test]
+fn the_judge_recovers_when_its_zygote_dies() {
+    let Some(judge) = support::judge(63160) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = support::package(dir.path(), 1.0, 64, 8, &[("1 2 0\n", "3\n")]);
+    let package = ProblemPackage::load(&root).unwrap_or_else(|e| panic!("{e}"));
+    let zygotes = support::our_zygotes();
+    assert_eq!(zygotes.len(), 1, "one slot, one zygote: {zygotes:?}");
+    // SAFETY: kill(2) of a process we started.
+    unsafe { libc::kill(zygotes[0], libc::SIGKILL) };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let r = judge.judge(
+        &package,
+        "c",
+        ACCEPTED_C.as_bytes(),
+        &JudgeOptions::default(),
+        |_| {},
+    );
+    assert_eq!(r.verdict, Verdict::Accepted, "{r:?}");
+    drop(judge);
+    assert_eq!(support::our_zygotes(), Vec::<i32>::new(), "zygotes left");
+    assert_eq!(
+        support::leftover_cgroups(),
+        Vec::<std::path::PathBuf>::new(),
+        "cgroups left"
+    );
+}

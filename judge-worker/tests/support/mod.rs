@@ -12,15 +12,23 @@ pub fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems")
 }
 
-/// A judge with one slot, or `None` (after saying why, loudly) when this machine cannot sandbox.
-pub fn judge(uid_base: u32) -> Option<Judge> {
+/// Whether this machine can sandbox; says loudly why not.
+pub fn can_sandbox() -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("!!! SKIPPED: the sandbox needs root (namespaces, cgroups, setuid)");
-        return None;
+        return false;
     }
     if let Cgroups::Unavailable(reason) = Cgroups::detect() {
         eprintln!("!!! SKIPPED: no usable cgroups: {reason}");
+        return false;
+    }
+    true
+}
+
+/// A judge with one slot, or `None` (after saying why, loudly) when this machine cannot sandbox.
+pub fn judge(uid_base: u32) -> Option<Judge> {
+    if !can_sandbox() {
         return None;
     }
     let config = JudgeConfig {
@@ -126,4 +134,27 @@ pub fn mounts_under(dir: &str) -> Vec<String> {
         .filter(|m| m.starts_with(dir))
         .map(str::to_owned)
         .collect()
+}
+
+/// Pids of the sandbox zygotes this test process started (children of our helper processes).
+pub fn our_zygotes() -> Vec<i32> {
+    let ppid_of = |pid: i32| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    };
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains(judge_worker::sandbox::ZYGOTE_ARG) {
+            continue;
+        }
+        if ppid_of(pid).and_then(ppid_of) == Some(me) {
+            out.push(pid);
+        }
+    }
+    out
 }

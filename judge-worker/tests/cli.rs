@@ -1,0 +1,92 @@
+//! The local command: `judge-worker judge --problem DIR --language ID FILE`.
+
+mod support;
+
+use std::process::Command;
+
+fn judge_worker() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_judge-worker"))
+}
+
+#[test]
+fn judge_prints_one_json_object() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let problem = support::examples_dir().join("aplusb");
+    let out = judge_worker()
+        .args(["judge", "--json", "--language", "c", "--problem"])
+        .arg(&problem)
+        .arg(problem.join("submissions/accepted/aplusb.c"))
+        .output()
+        .expect("run judge-worker");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["verdict"], "accepted");
+    assert!(report["run_time_ms"].is_u64() && report["memory_kb"].is_u64());
+    let tests = report["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), 6);
+    assert_eq!(tests[0]["index"], 1);
+    assert_eq!(tests[0]["verdict"], "accepted");
+    assert!(tests[0]["time_ms"].is_u64() && tests[0]["memory_kb"].is_u64());
+}
+
+#[test]
+fn judge_stops_at_the_first_failure_unless_asked_for_all_tests() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let problem = support::examples_dir().join("aplusb");
+    let file = problem.join("submissions/wrong_answer/minus.py");
+    let run = |all: bool| {
+        let mut cmd = judge_worker();
+        cmd.args(["judge", "--json", "--language", "python3", "--problem"])
+            .arg(&problem);
+        if all {
+            cmd.arg("--all-tests");
+        }
+        let out = cmd.arg(&file).output().expect("run judge-worker");
+        assert_eq!(out.status.code(), Some(1), "a rejected submission exits with 1");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let first = run(false);
+    assert_eq!(first["verdict"], "wrong_answer");
+    assert_eq!(first["tests"].as_array().map(Vec::len), Some(1));
+    let all = run(true);
+    assert_eq!(all["verdict"], "wrong_answer");
+    assert_eq!(all["tests"].as_array().map(Vec::len), Some(6));
+}
+
+#[test]
+fn judge_prints_a_table_and_compile_errors() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let problem = support::examples_dir().join("aplusb");
+    let out = judge_worker()
+        .args(["judge", "--language", "cpp", "--problem"])
+        .arg(&problem)
+        .arg(problem.join("submissions/compilation_error/syntax.cpp"))
+        .output()
+        .expect("run judge-worker");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("error: expected"), "{text}");
+    assert!(text.contains("verdict: compilation_error"), "{text}");
+}
+
+#[test]
+fn a_malformed_package_is_refused_with_reasons() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("problem.yaml"), "limits: 3\n").expect("write");
+    let out = judge_worker()
+        .arg("check-package")
+        .arg(dir.path())
+        .output()
+        .expect("run judge-worker");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("limits is not a mapping") && err.contains("no data/"),
+        "{err}"
+    );
+}
