@@ -20,6 +20,9 @@ struct Cli {
     /// Time limit, in seconds, of packages that set none.
     #[arg(long, global = true, default_value_t = 1.0)]
     default_time_limit: f64,
+    /// Sandbox slot `n` runs as uid and gid `uid_base + n`; give concurrent judges distinct ranges.
+    #[arg(long, global = true, default_value_t = JudgeConfig::default().uid_base)]
+    uid_base: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         languages_file: cli.languages.clone(),
         slots: 1,
         default_time_limit: default_tl,
+        uid_base: cli.uid_base,
         ..JudgeConfig::default()
     };
     match cli.command {

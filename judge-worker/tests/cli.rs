@@ -15,7 +15,15 @@ fn judge_prints_one_json_object() {
     }
     let problem = support::examples_dir().join("aplusb");
     let out = judge_worker()
-        .args(["judge", "--json", "--language", "c", "--problem"])
+        .args([
+            "judge",
+            "--uid-base",
+            "63500",
+            "--json",
+            "--language",
+            "c",
+            "--problem",
+        ])
         .arg(&problem)
         .arg(problem.join("submissions/accepted/aplusb.c"))
         .output()
@@ -40,8 +48,16 @@ fn judge_stops_at_the_first_failure_unless_asked_for_all_tests() {
     let file = problem.join("submissions/wrong_answer/minus.py");
     let run = |all: bool| {
         let mut cmd = judge_worker();
-        cmd.args(["judge", "--json", "--language", "python3", "--problem"])
-            .arg(&problem);
+        cmd.args([
+            "judge",
+            "--uid-base",
+            "63510",
+            "--json",
+            "--language",
+            "python3",
+            "--problem",
+        ])
+        .arg(&problem);
         if all {
             cmd.arg("--all-tests");
         }
@@ -64,7 +80,7 @@ fn judge_prints_a_table_and_compile_errors() {
     }
     let problem = support::examples_dir().join("aplusb");
     let out = judge_worker()
-        .args(["judge", "--language", "cpp", "--problem"])
+        .args(["judge", "--uid-base", "63520", "--language", "cpp", "--problem"])
         .arg(&problem)
         .arg(problem.join("submissions/compilation_error/syntax.cpp"))
         .output()
@@ -88,5 +104,59 @@ fn a_malformed_package_is_refused_with_reasons() {
     assert!(
         err.contains("limits is not a mapping") && err.contains("no data/"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_judge_killed_mid_run_leaves_no_process_behind() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let problem = support::examples_dir().join("aplusb");
+    let mut child = judge_worker()
+        .args([
+            "judge",
+            "--uid-base",
+            "63530",
+            "--language",
+            "python3",
+            "--problem",
+        ])
+        .arg(&problem)
+        .arg(problem.join("submissions/time_limit_exceeded/sleep.py"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run judge-worker");
+    let start = std::time::Instant::now();
+    while support::processes_of_uid(63530).is_empty() {
+        assert!(start.elapsed().as_secs() < 20, "the submission never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL the judge");
+    child.wait().expect("reap");
+    // The zygote notices its judge is gone and takes the submission down with it.
+    let start = std::time::Instant::now();
+    while !support::processes_of_uid(63530).is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "submission still running after its judge died"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Its cgroups are swept by the next judge that starts.
+    let dead = child.id();
+    assert!(support::judge(63540).is_some());
+    let prefix = format!("judge-worker-{dead}-");
+    let left: Vec<_> = support::leftover_cgroups_with_prefix(&prefix);
+    assert!(left.is_empty(), "cgroups of the killed judge left: {left:?}");
+    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(
+        dirs.is_empty(),
+        "state directory of the killed judge left: {dirs:?}"
     );
 }

@@ -624,7 +624,10 @@ impl SandboxPool {
 
     /// Like [`new`](Self::new), with the state directory a temporary directory removed on drop.
     pub fn with_temp_state(mut config: SandboxConfig, size: usize) -> Result<SandboxPool, SandboxError> {
-        let dir = tempfile::Builder::new().prefix("judge-worker-").tempdir()?;
+        sweep_stale_state_dirs();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("judge-worker-{}-", std::process::id()))
+            .tempdir()?;
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
         config.state_dir = dir.path().to_owned();
         let mut pool = SandboxPool::new(&config, size)?;
@@ -655,6 +658,26 @@ impl Drop for SandboxPool {
     fn drop(&mut self) {
         // Slots before the state directory.
         self.slots.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// Removes temporary state directories of judges that died without cleaning up (SIGKILL). They
+/// hold no mounts (those lived in the dead zygotes' mount namespaces), only files.
+fn sweep_stale_state_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix("judge-worker-")
+            .and_then(|r| r.split('-').next())
+        else {
+            continue;
+        };
+        if owner.parse::<u32>().is_ok() && !Path::new("/proc").join(owner).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -106,7 +106,11 @@ pub fn processes_of_uid(uid: u32) -> Vec<i32> {
 
 /// Cgroups this test process's judge created and did not remove.
 pub fn leftover_cgroups() -> Vec<PathBuf> {
-    let prefix = format!("judge-worker-{}-", std::process::id());
+    leftover_cgroups_with_prefix(&format!("judge-worker-{}-", std::process::id()))
+}
+
+/// Cgroup directories whose name starts with `prefix`.
+pub fn leftover_cgroups_with_prefix(prefix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
     while let Some(dir) = stack.pop() {
@@ -115,7 +119,7 @@ pub fn leftover_cgroups() -> Vec<PathBuf> {
             if !ft.is_dir() || ft.is_symlink() {
                 continue;
             }
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
                 out.push(entry.path());
             } else if stack.len() < 10_000 {
                 stack.push(entry.path());
