@@ -45,6 +45,7 @@ fn overhead(helper: &Path) {
             state_dir: PathBuf::new(),
             binds: default_binds(),
             uid_base: 65000,
+            disable_cgroups: false,
         },
         1,
     )

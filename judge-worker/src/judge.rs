@@ -51,6 +51,8 @@ pub struct JudgeConfig {
     pub uid_base: u32,
     /// More host paths to show read-only in the sandbox.
     pub extra_binds: Vec<PathBuf>,
+    /// Use rlimits only, even where cgroups work (see the sandbox's "where limits fail").
+    pub disable_cgroups: bool,
 }
 
 impl Default for JudgeConfig {
@@ -86,6 +88,7 @@ impl Default for JudgeConfig {
             max_processes: 64,
             uid_base: 61000,
             extra_binds: Vec::new(),
+            disable_cgroups: false,
         }
     }
 }
@@ -193,6 +196,7 @@ impl Judge {
             state_dir: config.state_dir.clone().unwrap_or_default(),
             binds,
             uid_base: config.uid_base,
+            disable_cgroups: config.disable_cgroups,
         };
         let pool = match &config.state_dir {
             Some(_) => SandboxPool::new(&sandbox_config, config.slots)?,

@@ -400,3 +400,49 @@ fn the_judge_recovers_when_its_zygote_dies() {
         "cgroups left"
     );
 }
+
+/// Without cgroups (rlimits only), the same attacks are still contained, if less precisely judged.
+#[test]
+fn rlimits_only_mode_still_contains() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let judge = judge_worker::Judge::new(judge_worker::JudgeConfig {
+        slots: 1,
+        helper: Some(env!("CARGO_BIN_EXE_judge-worker").into()),
+        uid_base: 63170,
+        disable_cgroups: true,
+        ..judge_worker::JudgeConfig::default()
+    })
+    .expect("judge");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = support::package(dir.path(), 1.0, 64, 1, &[("1 2 0\n", "3\n")]);
+    let package = ProblemPackage::load(&root).unwrap_or_else(|e| panic!("{e}"));
+    let cases: &[(&str, &str, &[V])] = &[
+        ("c", "#include <unistd.h>\nint main(void) { for (;;) fork(); }", &[V::TimeLimitExceeded]),
+        ("c", "int main(void) { volatile long x = 0; for (;;) x++; }", &[V::TimeLimitExceeded]),
+        ("python3", "import time\ntime.sleep(1000)\n", &[V::TimeLimitExceeded]),
+        (
+            "c",
+            "#include <stdlib.h>\nint main(void) { for (;;) { volatile char *p = malloc(1 << 20); p[0] = 1; } }",
+            &[V::RuntimeError, V::MemoryLimitExceeded],
+        ),
+        ("c", "#include <stdio.h>\nint main(void) { for (;;) puts(\"spam\"); }", &[V::OutputLimitExceeded]),
+        ("c", ACCEPTED_C, &[V::Accepted]),
+    ];
+    for (lang, source, expected) in cases {
+        let r = judge.judge(
+            &package,
+            lang,
+            source.as_bytes(),
+            &JudgeOptions::default(),
+            |_| {},
+        );
+        assert!(expected.contains(&r.verdict), "{source}: {r:?}");
+        assert_eq!(
+            support::processes_of_uid(63170),
+            Vec::<i32>::new(),
+            "processes left"
+        );
+    }
+}

@@ -53,10 +53,13 @@
 //!
 //! # Where limits fail
 //!
-//! Without usable cgroups ([`Cgroups::Unavailable`]) there is no limit on the number of
-//! processes, CPU time is that of the main process only (`RLIMIT_CPU` and its rusage), memory is
-//! limited by `RLIMIT_AS` per process and measured as the main process's peak RSS:
-//! [`Sandbox::new`] logs a warning saying so. Disk use of `/box` and `/tmp` is bounded per file
+//! Without usable cgroups ([`Cgroups::Unavailable`]) processes and threads are limited by
+//! `RLIMIT_NPROC` (exact, since each slot has a uid of its own), CPU time is that of the main
+//! process only (`RLIMIT_CPU` and its rusage; children escape it), memory is limited by `RLIMIT_AS`
+//! per process (address space, which penalises the JVM and Node) and measured as the main
+//! process's peak RSS, and an out-of-memory death cannot be told apart from other crashes:
+//! [`SandboxPool::new`] logs a warning saying so. When the main process ends, every other process
+//! of the run is killed in both modes. Disk use of `/box` and `/tmp` is bounded per file
 //! (`file_size`) but not in total.
 
 pub mod cgroup;
@@ -202,6 +205,8 @@ pub struct SandboxConfig {
     pub binds: Vec<Bind>,
     /// Slot `n` runs as uid and gid `uid_base + n`.
     pub uid_base: u32,
+    /// Run with rlimits only even where cgroups could be used (to test that mode).
+    pub disable_cgroups: bool,
 }
 
 /// Default read-only binds: the system's programs and libraries, and the few files of `/etc` a
@@ -388,6 +393,7 @@ impl Sandbox {
                 } else {
                     Some(limits.address_space.unwrap_or(limits.memory))
                 },
+                processes: (!enforcing).then_some(u64::from(limits.processes)),
             },
         };
         let stdin = stdio.stdin.unwrap_or(self.dev_null.as_fd());
@@ -602,12 +608,17 @@ impl std::fmt::Debug for SandboxPool {
 impl SandboxPool {
     /// Prepares `size` slots. Warns once when cgroups cannot be used.
     pub fn new(config: &SandboxConfig, size: usize) -> Result<SandboxPool, SandboxError> {
-        let cgroups = Cgroups::detect();
+        let cgroups = if config.disable_cgroups {
+            Cgroups::Unavailable("disabled by configuration".into())
+        } else {
+            Cgroups::detect()
+        };
         if let Cgroups::Unavailable(reason) = &cgroups {
             tracing::warn!(
                 %reason,
-                "no usable cgroups: memory is limited by RLIMIT_AS per process, processes and \
-                 threads are NOT limited, CPU time and memory are measured for the main process only"
+                "no usable cgroups: memory is limited by RLIMIT_AS per process (address space, not \
+                 resident memory), processes by RLIMIT_NPROC; CPU time and memory are measured for \
+                 the main process only and its children escape the CPU limit"
             );
         }
         cgroups.sweep_stale();

@@ -76,6 +76,9 @@ pub(crate) struct Rlimits {
     pub open_files: u64,
     pub stack: u64,
     pub address_space: Option<u64>,
+    /// `RLIMIT_NPROC`, only without cgroups: the slot's uid is its own, so this bounds the
+    /// processes and threads of the run.
+    pub processes: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -356,6 +359,24 @@ fn shutdown() -> ! {
     }
 }
 
+/// Kills every other process of our namespace and reaps them all. Every one of them is our
+/// descendant (orphans are re-parented to us, PID 1), so "no child left" means the namespace is
+/// empty. Repeated because a process may finish a `fork` just after a `kill(-1)` passed it.
+fn kill_and_reap_all() {
+    loop {
+        // SAFETY: kill(2) and waitpid(2); as PID 1, -1 reaches every process but us.
+        unsafe { libc::kill(-1, libc::SIGKILL) };
+        let mut status = 0;
+        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if r < 0 {
+            return; // ECHILD: nothing left
+        }
+        if r == 0 {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+    }
+}
+
 fn reap_zombies() {
     let mut status = 0;
     // SAFETY: reaping any exited child without blocking.
@@ -447,6 +468,8 @@ fn run(
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == pid {
             let wall_ns = start.elapsed().as_nanos() as u64;
+            // Whatever the program left running in the background dies with it, before we answer.
+            kill_and_reap_all();
             if pidfd >= 0 {
                 // SAFETY: closing the pidfd we opened.
                 unsafe { libc::close(pidfd) };
@@ -512,6 +535,9 @@ fn exec_child(
     ];
     if let Some(a) = rlimits.address_space {
         limits.push((libc::RLIMIT_AS, a, a));
+    }
+    if let Some(n) = rlimits.processes {
+        limits.push((libc::RLIMIT_NPROC, n, n));
     }
     for (res, soft, hard) in limits {
         let lim = libc::rlimit {
