@@ -16,10 +16,14 @@ async fn main() -> anyhow::Result<()> {
         submission::QUEUE_GROUP,
         "Problems, submissions and comments",
     )
-    .await?;
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
     tracing::info!("submission service ready");
     common::service::shutdown_signal().await;
-    service.stop().await?;
+    service
+        .stop()
+        .await
+        .map_err(|e| anyhow::anyhow!("stopping the service: {e}"))?;
     common::service::drain(&client).await;
     tracing::info!("submission worker stopped");
     Ok(())
