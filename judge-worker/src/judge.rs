@@ -130,7 +130,9 @@ struct Program {
     memory_allowance: u64,
 }
 
-/// The judge: languages, a pool of sandboxes and compiled validators.
+/// The judge: languages, a pool of sandboxes and compiled validators. `Send + Sync`: share one
+/// behind an `Arc` and call [`Judge::judge`] from as many threads as it has slots (it blocks; from
+/// async code, call it in `spawn_blocking`).
 pub struct Judge {
     config: JudgeConfig,
     languages: Vec<Language>,
@@ -687,4 +689,23 @@ fn truncate(text: &str, limit: usize) -> String {
         tail - head,
         &text[tail..]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judge_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Judge>();
+    }
+
+    #[test]
+    fn long_compiler_output_keeps_its_start_and_end() {
+        let text = format!("first error\n{}\nsummary", "x".repeat(100_000));
+        let t = truncate(&text, 1000);
+        assert!(t.len() < 1100 && t.starts_with("first error") && t.ends_with("summary"));
+        assert_eq!(truncate("short", 1000), "short");
+    }
 }

@@ -146,7 +146,12 @@ fn main() -> ExitCode {
                 }
             });
             if json {
-                let value = serde_json::to_string(&report).unwrap_or_default();
+                // `compile_output` is always present (null without a compile step or output), so
+                // scripts need not test for the key.
+                let mut value = serde_json::to_value(&report).unwrap_or_default();
+                if let Some(map) = value.as_object_mut() {
+                    map.entry("compile_output").or_insert(serde_json::Value::Null);
+                }
                 println!("{value}");
             } else {
                 eprintln!();

@@ -37,6 +37,10 @@ fn judge_prints_one_json_object() {
     assert_eq!(tests[0]["index"], 1);
     assert_eq!(tests[0]["verdict"], "accepted");
     assert!(tests[0]["time_ms"].is_u64() && tests[0]["memory_kb"].is_u64());
+    assert!(
+        report["compile_output"].is_null(),
+        "present, and null for a clean compile"
+    );
 }
 
 #[test]

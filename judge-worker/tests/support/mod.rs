@@ -23,6 +23,13 @@ pub fn can_sandbox() -> bool {
         eprintln!("!!! SKIPPED: no usable cgroups: {reason}");
         return false;
     }
+    let namespaces = std::process::Command::new("unshare")
+        .args(["--mount", "--net", "--ipc", "--uts", "--pid", "--fork", "true"])
+        .status();
+    if !namespaces.as_ref().is_ok_and(|s| s.success()) {
+        eprintln!("!!! SKIPPED: cannot create mount, net, ipc, uts and pid namespaces here ({namespaces:?})");
+        return false;
+    }
     true
 }
 
