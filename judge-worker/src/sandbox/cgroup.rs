@@ -219,7 +219,8 @@ enum SlotKind {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CgroupUsage {
     pub cpu: Duration,
-    /// Peak memory of the run's processes, bytes (the idle zygote's share subtracted).
+    /// Peak memory of the run's processes, bytes (the idle zygote's share subtracted; page cache
+    /// of files written in earlier runs and not yet freed may still count).
     pub memory_peak: u64,
     /// The kernel's OOM killer acted in this cgroup during the run.
     pub oom_killed: bool,
@@ -235,6 +236,8 @@ pub struct SlotCgroup {
     limit: Option<(u64, u32)>,
     oom_base: u64,
     usage_base: u64,
+    /// Memory charged to the slot while only the idle zygote is in it.
+    idle_usage: Option<u64>,
     cpu_base: u64,
 }
 
@@ -246,6 +249,7 @@ impl SlotCgroup {
             limit: None,
             oom_base: 0,
             usage_base: 0,
+            idle_usage: None,
             cpu_base: 0,
         }
     }
@@ -277,6 +281,19 @@ impl SlotCgroup {
         self.zygote = Some(pid);
     }
 
+    /// Records what the idle zygote holds, once it is ready: that much is subtracted from every
+    /// peak. Not the usage just before each run, which may include kernel memory (dentries of
+    /// files deleted between runs) freed *during* the run and so make a peak look smaller than
+    /// what the run really touched.
+    pub fn record_idle(&mut self) {
+        let current = match &self.kind {
+            SlotKind::V1 { memory, .. } => read_u64(&memory.join("memory.usage_in_bytes")),
+            SlotKind::V2 { dir } => read_u64(&dir.join("memory.current")),
+            SlotKind::None => return,
+        };
+        self.idle_usage = current.ok();
+    }
+
     /// Sets the limits of the next run and resets its counters. `processes` excludes the zygote.
     pub fn prepare(&mut self, memory: u64, processes: u32) -> io::Result<()> {
         let procs = processes.saturating_add(1).to_string();
@@ -302,7 +319,8 @@ impl SlotCgroup {
                 write(&mem.join("memory.failcnt"), "0")?;
                 write(&cpuacct.join("cpuacct.usage"), "0")?;
                 self.oom_base = oom_kills(&fs::read_to_string(mem.join("memory.oom_control"))?);
-                self.usage_base = read_u64(&mem.join("memory.usage_in_bytes"))?;
+                let now = read_u64(&mem.join("memory.usage_in_bytes"))?;
+                self.usage_base = self.idle_usage.map_or(0, |idle| idle.min(now));
             }
             SlotKind::V2 { dir } => {
                 if self.limit != Some((memory, processes)) {
@@ -313,7 +331,8 @@ impl SlotCgroup {
                 // Writing resets the peak on kernels >= 6.12; older ones keep the all-time peak.
                 let _ = write(&dir.join("memory.peak"), "0");
                 self.oom_base = oom_kills(&fs::read_to_string(dir.join("memory.events"))?);
-                self.usage_base = read_u64(&dir.join("memory.current"))?;
+                let now = read_u64(&dir.join("memory.current"))?;
+                self.usage_base = self.idle_usage.map_or(0, |idle| idle.min(now));
                 self.cpu_base = 0;
                 self.cpu_base = self.cpu_usage()?.as_micros() as u64;
             }

@@ -289,7 +289,10 @@ impl Sandbox {
         loop {
             match zygote::recv::<Reply>(self.sock.as_raw_fd())? {
                 Some((Reply::Helper { zygote_pid }, _)) => self.cgroup.set_zygote(zygote_pid),
-                Some((Reply::Ready, _)) => return Ok(()),
+                Some((Reply::Ready, _)) => {
+                    self.cgroup.record_idle();
+                    return Ok(());
+                }
                 Some((Reply::SetupFailed { error }, _)) => return Err(SandboxError::Setup(error)),
                 Some((other, _)) => return Err(SandboxError::Setup(format!("unexpected {other:?}"))),
                 None => return Err(SandboxError::Setup("zygote exited during setup".into())),
