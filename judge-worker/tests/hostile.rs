@@ -117,7 +117,7 @@ fn run(case: Case<'_>) {
 
     drop(judge);
     assert_eq!(
-        support::leftover_cgroups(),
+        support::leftover_cgroups(case.uid_base),
         Vec::<std::path::PathBuf>::new(),
         "cgroups left"
     );
@@ -130,6 +130,11 @@ fn run(case: Case<'_>) {
         support::processes_of_uid(case.uid_base),
         Vec::<i32>::new(),
         "processes left"
+    );
+    assert_eq!(
+        support::our_zygotes(case.uid_base),
+        Vec::<i32>::new(),
+        "zygotes left"
     );
 }
 
@@ -379,7 +384,7 @@ fn the_judge_recovers_when_its_zygote_dies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = support::package(dir.path(), 1.0, 64, 8, &[("1 2 0\n", "3\n")]);
     let package = ProblemPackage::load(&root).unwrap_or_else(|e| panic!("{e}"));
-    let zygotes = support::our_zygotes();
+    let zygotes = support::our_zygotes(63160);
     assert_eq!(zygotes.len(), 1, "one slot, one zygote: {zygotes:?}");
     // SAFETY: kill(2) of a process we started.
     unsafe { libc::kill(zygotes[0], libc::SIGKILL) };
@@ -393,9 +398,9 @@ fn the_judge_recovers_when_its_zygote_dies() {
     );
     assert_eq!(r.verdict, Verdict::Accepted, "{r:?}");
     drop(judge);
-    assert_eq!(support::our_zygotes(), Vec::<i32>::new(), "zygotes left");
+    assert_eq!(support::our_zygotes(63160), Vec::<i32>::new(), "zygotes left");
     assert_eq!(
-        support::leftover_cgroups(),
+        support::leftover_cgroups(63160),
         Vec::<std::path::PathBuf>::new(),
         "cgroups left"
     );

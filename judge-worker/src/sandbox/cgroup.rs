@@ -47,10 +47,16 @@ impl Cgroups {
         !matches!(self, Cgroups::Unavailable(_))
     }
 
-    /// Creates the cgroup of one slot. The name embeds our pid so that [`sweep_stale`] can tell
-    /// the leftovers of a dead judge from the slots of a live one.
-    pub fn create_slot(&self, slot: usize) -> io::Result<SlotCgroup> {
-        let name = format!("{PREFIX}{}-slot{slot}", std::process::id());
+    /// Creates the cgroup of the slot that runs as `uid`. The name embeds our pid, so that
+    /// [`sweep_stale`](Self::sweep_stale) can tell the leftovers of a dead judge from the slots of
+    /// a live one, and the uid, which is the slot's identity: two pools of one process with
+    /// overlapping uids are refused here rather than sharing (and killing) each other's runs.
+    pub fn slot_name(uid: u32) -> String {
+        format!("{PREFIX}{}-uid{uid}", std::process::id())
+    }
+
+    pub fn create_slot(&self, uid: u32) -> io::Result<SlotCgroup> {
+        let name = Self::slot_name(uid);
         match self {
             Cgroups::V1 {
                 memory,
@@ -58,11 +64,12 @@ impl Cgroups {
                 cpuacct,
             } => {
                 let dirs = [memory.join(&name), pids.join(&name), cpuacct.join(&name)];
-                for d in &dirs {
-                    match fs::create_dir(d) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                        Err(e) => return Err(with_path(e, d)),
+                for (i, d) in dirs.iter().enumerate() {
+                    if let Err(e) = fs::create_dir(d) {
+                        for created in &dirs[..i] {
+                            let _ = fs::remove_dir(created);
+                        }
+                        return Err(with_path(e, d));
                     }
                 }
                 let [memory, pids, cpuacct] = dirs;
@@ -79,13 +86,7 @@ impl Cgroups {
             }
             Cgroups::V2 { parent } => {
                 let dir = parent.join(&name);
-                fs::create_dir(&dir).or_else(|e| {
-                    if e.kind() == io::ErrorKind::AlreadyExists {
-                        Ok(())
-                    } else {
-                        Err(with_path(e, &dir))
-                    }
-                })?;
+                fs::create_dir(&dir).map_err(|e| with_path(e, &dir))?;
                 let _ = write(&dir.join("memory.swap.max"), "0");
                 Ok(SlotCgroup::new(SlotKind::V2 { dir }))
             }

@@ -270,7 +270,7 @@ impl Sandbox {
             chown(&d, Some(owner), Some(owner))?;
         }
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
-        let cgroup = cgroups.create_slot(slot)?;
+        let cgroup = cgroups.create_slot(uid)?;
         let (sock, helper) = spawn_zygote(config, &dir, uid, &cgroup)?;
         let mut sandbox = Sandbox {
             slot,

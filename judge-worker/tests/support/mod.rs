@@ -111,9 +111,9 @@ pub fn processes_of_uid(uid: u32) -> Vec<i32> {
     out
 }
 
-/// Cgroups this test process's judge created and did not remove.
-pub fn leftover_cgroups() -> Vec<PathBuf> {
-    leftover_cgroups_with_prefix(&format!("judge-worker-{}-", std::process::id()))
+/// Cgroups of the slot running as `uid` in this process that were not removed.
+pub fn leftover_cgroups(uid: u32) -> Vec<PathBuf> {
+    leftover_cgroups_with_prefix(&judge_worker::sandbox::Cgroups::slot_name(uid))
 }
 
 /// Cgroup directories whose name starts with `prefix`.
@@ -147,8 +147,9 @@ pub fn mounts_under(dir: &str) -> Vec<String> {
         .collect()
 }
 
-/// Pids of the sandbox zygotes this test process started (children of our helper processes).
-pub fn our_zygotes() -> Vec<i32> {
+/// Pids of the sandbox zygotes of the slot running as `uid` that this test process started
+/// (children of our helper processes).
+pub fn our_zygotes(uid: u32) -> Vec<i32> {
     let ppid_of = |pid: i32| -> Option<i32> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
@@ -160,7 +161,10 @@ pub fn our_zygotes() -> Vec<i32> {
             continue;
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if !String::from_utf8_lossy(&cmdline).contains(judge_worker::sandbox::ZYGOTE_ARG) {
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if !cmdline.contains(judge_worker::sandbox::ZYGOTE_ARG)
+            || !cmdline.contains(&format!("\"uid\":{uid},"))
+        {
             continue;
         }
         if ppid_of(pid).and_then(ppid_of) == Some(me) {
