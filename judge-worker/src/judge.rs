@@ -128,6 +128,7 @@ struct Program {
     run: Vec<String>,
     env: Vec<String>,
     memory_allowance: u64,
+    out_of_memory: Vec<String>,
 }
 
 /// The judge: languages, a pool of sandboxes and compiled validators. `Send + Sync`: share one
@@ -496,6 +497,15 @@ impl Judge {
             ));
         }
         if !run.status.success() {
+            if runtime_ran_out_of_memory(&err_path, &program.out_of_memory) {
+                return Err(Failure::Verdict(
+                    Verdict::MemoryLimitExceeded,
+                    format!(
+                        "the runtime's heap is full ({} MiB)",
+                        package.limits.memory_bytes >> 20
+                    ),
+                ));
+            }
             return Err(Failure::Verdict(Verdict::RuntimeError, run.status.to_string()));
         }
         let judgement = match validator {
@@ -573,6 +583,23 @@ impl Judge {
             ))
         })
     }
+}
+
+/// Whether the end of the run's stderr holds one of the runtime's out-of-memory messages.
+fn runtime_ran_out_of_memory(stderr: &std::path::Path, messages: &[String]) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    if messages.is_empty() {
+        return false;
+    }
+    let Ok(mut f) = File::open(stderr) else {
+        return false;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut tail = Vec::new();
+    let _ = f.take(64 * 1024).read_to_end(&mut tail);
+    let tail = String::from_utf8_lossy(&tail);
+    messages.iter().any(|m| tail.contains(m.as_str()))
 }
 
 fn describe(run: &RunResult) -> String {
@@ -664,6 +691,7 @@ fn compile(
             run,
             env: language.env(),
             memory_allowance: language.memory_allowance,
+            out_of_memory: language.out_of_memory.clone(),
             files,
         },
         output,

@@ -47,6 +47,8 @@ struct LanguageSpec {
     memory_allowance_mb: u64,
     #[serde(default)]
     compile_memory_mb: Option<u64>,
+    #[serde(default)]
+    out_of_memory: Vec<String>,
 }
 
 /// What clients are told about a language.
@@ -72,6 +74,8 @@ pub struct Language {
     pub memory_allowance: u64,
     /// Memory limit of the compile step, bytes, when the language needs more than the default.
     pub compile_memory: Option<u64>,
+    /// What the runtime prints on stderr when its own heap limit is reached.
+    pub out_of_memory: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +206,7 @@ fn resolve(spec: &LanguageSpec) -> Result<Language, Unavailable> {
         binds,
         memory_allowance: spec.memory_allowance_mb << 20,
         compile_memory: spec.compile_memory_mb.map(|m| m << 20),
+        out_of_memory: spec.out_of_memory.clone(),
     })
 }
 
