@@ -365,7 +365,14 @@ impl Sandbox {
                 self.respawn()?;
                 self.run_once(cmd, limits, &stdio)
             }
-            other => other,
+            Err(e) => {
+                // We may have left a run going and its reply unread: start afresh rather than
+                // read that reply as the next run's.
+                tracing::error!(slot = self.slot, error = %e, "sandbox run failed; restarting the slot");
+                let _ = self.respawn();
+                Err(e)
+            }
+            ok => ok,
         }
     }
 
