@@ -4,7 +4,8 @@
 # lives under DATA_DIR (default ./data), which survives restarts. Ctrl-C stops what it started.
 #
 # Ports: EDGE_PORT (default 8080), NATS_PORT (default 4322), MONGO_PORT (default 27117); a taken
-# port is replaced by a free one, and the ports in use are printed.
+# port is replaced by a free one, and the ports in use are printed. The children run in sessions
+# of their own, so Ctrl-C reaches only this script, which stops the services before the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -54,17 +55,18 @@ stop_all() {
     wait "${pids[$i]}" 2>/dev/null || true
   done
   echo "run: stopped; data kept in $DATA_DIR"
+  exit 0
 }
 trap stop_all INT TERM EXIT
 
-nats-server -c "$ROOT/nats.conf" -a 127.0.0.1 -p "$NATS_PORT" -sd "$DATA_DIR/nats" \
+setsid nats-server -c "$ROOT/nats.conf" -a 127.0.0.1 -p "$NATS_PORT" -sd "$DATA_DIR/nats" \
   >"$DATA_DIR/logs/nats.log" 2>&1 &
 pids+=($!)
 wait_port "$NATS_PORT" nats-server
 
 if [ -z "${MONGODB_URI:-}" ]; then
   MONGO_PORT=$(pick_port "${MONGO_PORT:-27117}")
-  "$ROOT/.venv/bin/nx-27017" --data-dir "$DATA_DIR/mongo" --host 127.0.0.1 -p "$MONGO_PORT" \
+  setsid "$ROOT/.venv/bin/nx-27017" --data-dir "$DATA_DIR/mongo" --host 127.0.0.1 -p "$MONGO_PORT" \
     --log-file "$DATA_DIR/logs/nx-27017.log" --pid-file "$DATA_DIR/nx-27017.pid" \
     >/dev/null 2>&1 &
   pids+=($!)
@@ -75,18 +77,18 @@ fi
 export JWT_PRIVATE_KEY_FILE="$DATA_DIR/secrets/jwt-private.pem"
 export JWT_PUBLIC_KEY_FILE="$DATA_DIR/secrets/jwt-public.pem"
 
-NATS_USER=auth NATS_PASSWORD="$NATS_AUTH_PASSWORD" "$BIN/auth-worker" serve \
+NATS_USER=auth NATS_PASSWORD="$NATS_AUTH_PASSWORD" setsid "$BIN/auth-worker" serve \
   >"$DATA_DIR/logs/auth-worker.log" 2>&1 &
 pids+=($!)
-NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" "$BIN/submission-worker" \
+NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" setsid "$BIN/submission-worker" \
   >"$DATA_DIR/logs/submission-worker.log" 2>&1 &
 pids+=($!)
 if "$BIN/judge-worker" --help 2>/dev/null | grep -q '^  serve'; then
-  NATS_USER=judge NATS_PASSWORD="$NATS_JUDGE_PASSWORD" "$BIN/judge-worker" serve \
+  NATS_USER=judge NATS_PASSWORD="$NATS_JUDGE_PASSWORD" setsid "$BIN/judge-worker" serve \
     >"$DATA_DIR/logs/judge-worker.log" 2>&1 &
   pids+=($!)
 fi
-EDGE_ADDR="127.0.0.1:$EDGE_PORT" NATS_USER=edge NATS_PASSWORD="$NATS_EDGE_PASSWORD" "$BIN/edge" \
+EDGE_ADDR="127.0.0.1:$EDGE_PORT" NATS_USER=edge NATS_PASSWORD="$NATS_EDGE_PASSWORD" setsid "$BIN/edge" \
   >"$DATA_DIR/logs/edge.log" 2>&1 &
 pids+=($!)
 wait_port "$EDGE_PORT" edge

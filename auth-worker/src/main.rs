@@ -28,8 +28,11 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("auth-worker");
-    match Cli::parse().command.unwrap_or(Command::Serve) {
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Keygen { .. }) {
+        common::telemetry::init("auth-worker");
+    }
+    match command {
         Command::Serve => {
             let settings = auth_worker::Settings::from_env()?;
             auth_worker::run(settings, common::service::shutdown_signal()).await?;
