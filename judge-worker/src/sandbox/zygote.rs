@@ -23,14 +23,12 @@ use std::ffi::CString;
 use std::fs;
 use std::io::{IoSlice, IoSliceMut, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
-use nix::unistd::{fork, pivot_root, ForkResult};
+use nix::unistd::{fork, ForkResult};
 use serde::{Deserialize, Serialize};
 
 /// The argument that turns our binary into a zygote.
@@ -187,7 +185,7 @@ pub fn zygote_main(config: &str) -> ! {
             std::process::exit(0);
         }
         Ok(ForkResult::Child) => {
-            if let Err(e) = setup(&cfg) {
+            if let Err(e) = super::root::build(&cfg) {
                 fail(&sock, e);
             }
             serve(&cfg, sock)
@@ -198,126 +196,6 @@ pub fn zygote_main(config: &str) -> ! {
 fn fail(sock: &OwnedFd, error: String) -> ! {
     let _ = send(sock.as_raw_fd(), &Reply::SetupFailed { error }, &[]);
     std::process::exit(1);
-}
-
-fn setup(cfg: &ZygoteConfig) -> Result<(), String> {
-    for procs in &cfg.cgroup_procs {
-        fs::write(procs, "0").map_err(|e| format!("join cgroup {}: {e}", procs.display()))?;
-    }
-    // The OOM killer must pick the run, never the zygote that shares its cgroup: lowering our own
-    // score needs CAP_SYS_RESOURCE, which containers often drop, so runs raise theirs instead.
-    let _ = fs::write("/proc/self/oom_score_adj", "-1000");
-    let m = |src: Option<&Path>, dst: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>| {
-        mount(src, dst, fstype, flags, data).map_err(|e| format!("mount {:?} on {}: {e}", src, dst.display()))
-    };
-    m(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-    )?;
-    let root = &cfg.root;
-    m(
-        Some(Path::new("tmpfs")),
-        root,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("size=4m,mode=0755"),
-    )?;
-    let inside = |p: &Path| root.join(p.strip_prefix("/").unwrap_or(p));
-    let bind = |src: &Path, dst: &Path, writable: bool, dev: bool| -> Result<(), String> {
-        m(Some(src), dst, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-        let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID;
-        if !writable {
-            flags |= MsFlags::MS_RDONLY;
-        }
-        if !dev {
-            flags |= MsFlags::MS_NODEV;
-        }
-        m(None, dst, None, flags, None)
-    };
-    let mkdirs = |p: &Path| fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()));
-    for b in &cfg.binds {
-        let Ok(meta) = fs::symlink_metadata(&b.source) else {
-            continue;
-        };
-        let target = inside(&b.source);
-        if let Some(parent) = target.parent() {
-            mkdirs(parent)?;
-        }
-        if meta.file_type().is_symlink() {
-            // Merged-/usr links such as /lib -> usr/lib: recreate the link, bind nothing.
-            let to = fs::read_link(&b.source).map_err(|e| e.to_string())?;
-            if fs::symlink_metadata(&target).is_err() {
-                symlink(&to, &target).map_err(|e| format!("symlink {}: {e}", target.display()))?;
-            }
-            continue;
-        }
-        if meta.is_dir() {
-            mkdirs(&target)?;
-        } else {
-            fs::write(&target, b"").map_err(|e| format!("create {}: {e}", target.display()))?;
-        }
-        bind(&b.source, &target, b.writable, false)?;
-    }
-    let dev = root.join("dev");
-    mkdirs(&dev)?;
-    for name in ["null", "zero", "random", "urandom"] {
-        let target = dev.join(name);
-        fs::write(&target, b"").map_err(|e| format!("create {}: {e}", target.display()))?;
-        bind(&Path::new("/dev").join(name), &target, true, true)?;
-    }
-    for (name, to) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
-        symlink(to, dev.join(name)).map_err(|e| format!("symlink /dev/{name}: {e}"))?;
-    }
-    for (dir, host, writable) in [
-        ("box", &cfg.box_dir, true),
-        ("tmp", &cfg.tmp_dir, true),
-        ("prog", &cfg.prog_dir, false),
-        ("checker", &cfg.checker_dir, false),
-    ] {
-        let target = root.join(dir);
-        mkdirs(&target)?;
-        bind(host, &target, writable, false)?;
-    }
-    let etc = root.join("etc");
-    mkdirs(&etc)?;
-    let passwd = format!(
-        "root:x:0:0:root:/:/bin/false\nsandbox:x:{}:{}:sandbox:/box:/bin/false\n",
-        cfg.uid, cfg.gid
-    );
-    let group = format!("root:x:0:\nsandbox:x:{}:\n", cfg.gid);
-    fs::write(etc.join("passwd"), passwd).map_err(|e| format!("write passwd: {e}"))?;
-    fs::write(etc.join("group"), group).map_err(|e| format!("write group: {e}"))?;
-    let proc_dir = root.join("proc");
-    mkdirs(&proc_dir)?;
-    m(
-        Some(Path::new("proc")),
-        &proc_dir,
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("hidepid=2"),
-    )?;
-    fs::set_permissions(root, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
-    std::env::set_current_dir(root).map_err(|e| format!("chdir root: {e}"))?;
-    pivot_root(".", ".").map_err(|e| format!("pivot_root: {e}"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
-    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
-    m(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        None,
-    )?;
-    nix::unistd::sethostname("sandbox").map_err(|e| format!("sethostname: {e}"))?;
-    Ok(())
 }
 
 fn serve(cfg: &ZygoteConfig, sock: OwnedFd) -> ! {

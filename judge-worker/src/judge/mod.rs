@@ -1,0 +1,376 @@
+//! Judging: a problem package, a language and a source in, a [`JudgeReport`] out. Knows nothing
+//! about NATS; borrows a sandbox slot per submission from a pool, so one [`Judge`] serves as many
+//! submissions at once as it has slots.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{JudgeReport, Verdict};
+use sha2::{Digest, Sha256};
+
+use crate::language::{self, Language, LanguageInfo, Unavailable};
+use crate::package::{OutputValidator, ProblemPackage};
+use crate::sandbox::files;
+use crate::sandbox::{default_binds, Bind, Limits, Sandbox, SandboxConfig, SandboxError, SandboxPool};
+
+mod compile;
+mod run;
+
+use compile::{compile, install, Program};
+
+#[derive(Debug, Clone)]
+pub struct JudgeConfig {
+    /// Language table; `None`: the one shipped with the judge.
+    pub languages_file: Option<PathBuf>,
+    /// Concurrent submissions (sandbox slots).
+    pub slots: usize,
+    /// Our own binary, which doubles as the sandbox zygote; `None`: the running executable.
+    pub helper: Option<PathBuf>,
+    /// Where slot directories live; `None`: a temporary directory.
+    pub state_dir: Option<PathBuf>,
+    /// Time limit of packages that set none.
+    pub default_time_limit: Duration,
+    /// Wall-time limit of a test = `time limit × wall_time_factor + wall_time_extra`.
+    pub wall_time_factor: f64,
+    pub wall_time_extra: Duration,
+    /// Limits of every compile (the language may raise `memory`).
+    pub compile_limits: Limits,
+    /// Limits of custom output validators (their time is not the submission's).
+    pub validator_limits: Limits,
+    /// Processes and threads a submission may have at once.
+    pub max_processes: u32,
+    /// First uid of the sandbox slots.
+    pub uid_base: u32,
+    /// More host paths to show read-only in the sandbox.
+    pub extra_binds: Vec<PathBuf>,
+    /// Use rlimits only, even where cgroups work (see the sandbox's "where limits fail").
+    pub disable_cgroups: bool,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        JudgeConfig {
+            languages_file: None,
+            slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            helper: None,
+            state_dir: None,
+            default_time_limit: Duration::from_secs(1),
+            wall_time_factor: 2.0,
+            wall_time_extra: Duration::from_secs(1),
+            compile_limits: Limits {
+                cpu_time: Duration::from_secs(15),
+                wall_time: Duration::from_secs(30),
+                memory: 1 << 30,
+                processes: 128,
+                file_size: 256 << 20,
+                open_files: 512,
+                stack: Some(64 << 20),
+                address_space: None,
+            },
+            validator_limits: Limits {
+                cpu_time: Duration::from_secs(30),
+                wall_time: Duration::from_secs(60),
+                memory: 1 << 30,
+                processes: 64,
+                file_size: 64 << 20,
+                open_files: 256,
+                stack: None,
+                address_space: None,
+            },
+            max_processes: 64,
+            uid_base: 61000,
+            extra_binds: Vec::new(),
+            disable_cgroups: false,
+        }
+    }
+}
+
+/// Options of one judging.
+#[derive(Debug, Clone, Default)]
+pub struct JudgeOptions {
+    /// Run every test even after one fails (default: stop at the first failure, ICPC style).
+    pub run_all_tests: bool,
+}
+
+/// Where a judging is, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Compiling,
+    /// Test `test` (1-based) of `of` starts.
+    Running {
+        test: u32,
+        of: u32,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    #[error(transparent)]
+    Languages(#[from] language::LanguageError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("cannot find our own executable: {0}")]
+    Helper(std::io::Error),
+}
+
+/// The judge: languages, a pool of sandboxes and compiled validators. `Send + Sync`: share one
+/// behind an `Arc` and call [`Judge::judge`] from as many threads as it has slots (it blocks; from
+/// async code, call it in `spawn_blocking`).
+pub struct Judge {
+    config: JudgeConfig,
+    languages: Vec<Language>,
+    unavailable: Vec<Unavailable>,
+    pool: SandboxPool,
+    /// Compiled custom validators by the SHA-256 of their sources, so that a package replaced on
+    /// disk is never judged with its predecessor's validator.
+    validators: Mutex<HashMap<String, Arc<Program>>>,
+}
+
+impl std::fmt::Debug for Judge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judge")
+            .field("languages", &self.languages())
+            .field("slots", &self.pool.size())
+            .finish()
+    }
+}
+
+enum Failure {
+    /// The submission's fault: a verdict with detail.
+    Verdict(Verdict, String),
+    /// The judge's fault.
+    Internal(String),
+}
+
+impl From<SandboxError> for Failure {
+    fn from(e: SandboxError) -> Self {
+        Failure::Internal(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Internal(e.to_string())
+    }
+}
+
+impl Judge {
+    /// Finds the languages whose toolchain is present and prepares the sandbox slots.
+    pub fn new(config: JudgeConfig) -> Result<Judge, JudgeError> {
+        let (languages, unavailable) = language::load(config.languages_file.as_deref())?;
+        for u in &unavailable {
+            tracing::warn!(language = %u.id, reason = %u.reason, "language not offered");
+        }
+        let mut binds = default_binds();
+        for path in languages
+            .iter()
+            .flat_map(|l| l.binds.iter())
+            .chain(config.extra_binds.iter())
+        {
+            let b = Bind::read_only(path.clone());
+            if !binds.contains(&b) {
+                binds.push(b);
+            }
+        }
+        let helper = match &config.helper {
+            Some(h) => h.clone(),
+            None => std::env::current_exe().map_err(JudgeError::Helper)?,
+        };
+        let sandbox_config = SandboxConfig {
+            helper,
+            state_dir: config.state_dir.clone().unwrap_or_default(),
+            binds,
+            uid_base: config.uid_base,
+            disable_cgroups: config.disable_cgroups,
+        };
+        let pool = match &config.state_dir {
+            Some(_) => SandboxPool::new(&sandbox_config, config.slots)?,
+            None => SandboxPool::with_temp_state(sandbox_config, config.slots)?,
+        };
+        Ok(Judge {
+            config,
+            languages,
+            unavailable,
+            pool,
+            validators: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The languages offered, with the versions their toolchains report.
+    pub fn languages(&self) -> Vec<LanguageInfo> {
+        self.languages.iter().map(|l| l.info.clone()).collect()
+    }
+
+    /// Languages of the table that are not offered, and why.
+    pub fn unavailable_languages(&self) -> &[Unavailable] {
+        &self.unavailable
+    }
+
+    pub fn language(&self, id: &str) -> Option<&Language> {
+        self.languages.iter().find(|l| l.id() == id)
+    }
+
+    /// Judges `source` in `language_id` against `package`. Never fails: whatever goes wrong on
+    /// the judge's side is an `internal_error` report.
+    pub fn judge(
+        &self,
+        package: &ProblemPackage,
+        language_id: &str,
+        source: &[u8],
+        options: &JudgeOptions,
+        mut progress: impl FnMut(Progress),
+    ) -> JudgeReport {
+        let mut report = JudgeReport {
+            verdict: Verdict::InternalError,
+            run_time_ms: 0,
+            memory_kb: 0,
+            tests: Vec::new(),
+            compile_output: None,
+            error: None,
+        };
+        let Some(language) = self.language(language_id) else {
+            report.error = Some(format!("language {language_id:?} is not offered"));
+            return report;
+        };
+        let mut slot = self.pool.lend();
+        progress(Progress::Compiling);
+        let validator = match self.validator(&mut slot, package) {
+            Ok(v) => v,
+            Err(e) => {
+                report.error = Some(format!("output validator: {e}"));
+                return report;
+            }
+        };
+        if let Err(e) = slot.clean() {
+            report.error = Some(format!("clean sandbox: {e}"));
+            return report;
+        }
+        let program = match compile(&self.config, &mut slot, language, source, "/prog") {
+            Ok((program, output)) => {
+                report.compile_output = (!output.trim().is_empty()).then_some(output);
+                program
+            }
+            Err((Failure::Verdict(v, output), _)) => {
+                report.verdict = v;
+                report.compile_output = Some(output);
+                return report;
+            }
+            Err((Failure::Internal(e), output)) => {
+                report.error = Some(format!("compile: {e}"));
+                report.compile_output = (!output.is_empty()).then_some(output);
+                return report;
+            }
+        };
+        if let Err(e) = install(&slot.prog_dir(), &program.files) {
+            report.error = Some(format!("install program: {e}"));
+            return report;
+        }
+        if let Some(v) = &validator {
+            if let Err(e) = install(&slot.checker_dir(), &v.files) {
+                report.error = Some(format!("install validator: {e}"));
+                return report;
+            }
+        }
+        let of = package.tests.len() as u32;
+        report.verdict = Verdict::Accepted;
+        for (i, test) in package.tests.iter().enumerate() {
+            let index = i as u32 + 1;
+            progress(Progress::Running { test: index, of });
+            let result = self.run_test(&mut slot, package, &program, validator.as_deref(), test, index);
+            report.run_time_ms = report.run_time_ms.max(result.time_ms);
+            report.memory_kb = report.memory_kb.max(result.memory_kb);
+            let verdict = result.verdict;
+            if verdict == Verdict::InternalError && report.error.is_none() {
+                report.error = result.detail.clone();
+            }
+            report.tests.push(result);
+            if verdict != Verdict::Accepted {
+                if report.verdict == Verdict::Accepted {
+                    report.verdict = verdict;
+                }
+                if !options.run_all_tests {
+                    break;
+                }
+            }
+        }
+        report
+    }
+
+    /// The package's compiled custom validator, compiled on first use.
+    fn validator(
+        &self,
+        slot: &mut Sandbox,
+        package: &ProblemPackage,
+    ) -> Result<Option<Arc<Program>>, String> {
+        let OutputValidator::Custom {
+            dir,
+            language,
+            files: names,
+        } = &package.validator
+        else {
+            return Ok(None);
+        };
+        let mut sources = Vec::new();
+        let mut hasher = Sha256::new();
+        hasher.update(language.as_bytes());
+        for name in names {
+            let data = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+            hasher.update((name.len() as u64).to_le_bytes());
+            hasher.update(name.as_bytes());
+            hasher.update((data.len() as u64).to_le_bytes());
+            hasher.update(&data);
+            sources.push((name, data));
+        }
+        let key = hex::encode(hasher.finalize());
+        if let Some(p) = self
+            .validators
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(p.clone()));
+        }
+        let lang = self
+            .language(language)
+            .ok_or_else(|| format!("validator language {language} is not available"))?;
+        // Several source files (C/C++ with headers): all go into /box, the one with `main` (or the
+        // single Python file) is compiled.
+        slot.clean().map_err(|e| e.to_string())?;
+        let mut main_source = None;
+        for (name, data) in sources {
+            let is_source = crate::package::validator_language(name) == Some(lang.id());
+            let has_main = lang.id() == "python3" || String::from_utf8_lossy(&data).contains("main");
+            if is_source && has_main && main_source.is_none() {
+                main_source = Some(data);
+            } else {
+                files::write_new(&slot.box_dir(), name, &data, 0o644).map_err(|e| e.to_string())?;
+            }
+        }
+        let source = main_source.ok_or("no validator source with a main function")?;
+        let program = compile(&self.config, slot, lang, &source, "/checker")
+            .map_err(|(f, out)| match f {
+                Failure::Verdict(_, _) => format!("does not compile: {out}"),
+                Failure::Internal(e) => e,
+            })?
+            .0;
+        let program = Arc::new(program);
+        self.validators
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, program.clone());
+        Ok(Some(program))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judge_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Judge>();
+    }
+}

@@ -1,0 +1,244 @@
+//! Running one test case and validating its output.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+
+use common::{TestResult, Verdict};
+
+use super::compile::{truncate, Program};
+use super::{Failure, Judge};
+use crate::package::{ProblemPackage, TestCase};
+use crate::sandbox::files;
+use crate::sandbox::{Command, ExitStatus, LimitExceeded, Limits, RunResult, Sandbox, Stdio};
+use crate::validator::{self, DefaultValidator, Judgement};
+
+impl Judge {
+    pub(super) fn run_test(
+        &self,
+        slot: &mut Sandbox,
+        package: &ProblemPackage,
+        program: &Program,
+        validator: Option<&Program>,
+        test: &TestCase,
+        index: u32,
+    ) -> TestResult {
+        let mut result = TestResult {
+            index,
+            name: test.name.clone(),
+            verdict: Verdict::InternalError,
+            time_ms: 0,
+            wall_time_ms: 0,
+            memory_kb: 0,
+            detail: None,
+        };
+        match self.try_run_test(slot, package, program, validator, test, &mut result) {
+            Ok(()) => {}
+            Err(Failure::Verdict(v, detail)) => {
+                result.verdict = v;
+                result.detail = (!detail.is_empty()).then_some(detail);
+            }
+            Err(Failure::Internal(e)) => {
+                result.verdict = Verdict::InternalError;
+                result.detail = Some(e);
+            }
+        }
+        result
+    }
+
+    fn try_run_test(
+        &self,
+        slot: &mut Sandbox,
+        package: &ProblemPackage,
+        program: &Program,
+        validator: Option<&Program>,
+        test: &TestCase,
+        result: &mut TestResult,
+    ) -> Result<(), Failure> {
+        slot.clean()?;
+        let time_limit = package.time_limit();
+        let limits = Limits {
+            cpu_time: time_limit,
+            wall_time: time_limit.mul_f64(self.config.wall_time_factor) + self.config.wall_time_extra,
+            memory: package.limits.memory_bytes + program.memory_allowance,
+            processes: self.config.max_processes,
+            file_size: package.limits.output_bytes,
+            open_files: 256,
+            stack: Some(package.limits.memory_bytes),
+            address_space: None,
+        };
+        let input = File::open(&test.input)?;
+        let out_path = slot.io_dir().join("output");
+        let err_path = slot.io_dir().join("stderr");
+        let output = File::create(&out_path)?;
+        let stderr = File::create(&err_path)?;
+        let memory_mb = (package.limits.memory_bytes >> 20).max(1).to_string();
+        let cmd = Command {
+            argv: program
+                .run
+                .iter()
+                .map(|a| a.replace("{memory_mb}", &memory_mb))
+                .collect(),
+            env: program.env.clone(),
+            cwd: "/box".into(),
+        };
+        let run = slot.run(
+            &cmd,
+            &limits,
+            Stdio {
+                stdin: Some(input.as_fd()),
+                stdout: output.as_fd(),
+                stderr: stderr.as_fd(),
+            },
+        )?;
+        result.time_ms = run.cpu_time.as_millis() as u64;
+        result.wall_time_ms = run.wall_time.as_millis() as u64;
+        result.memory_kb = run.memory / 1024;
+        let output_len = output.metadata()?.len();
+        if let Some(e) = &run.exec_error {
+            return Err(Failure::Internal(format!("cannot start the program: {e}")));
+        }
+        match run.limit {
+            Some(LimitExceeded::CpuTime) => {
+                return Err(Failure::Verdict(
+                    Verdict::TimeLimitExceeded,
+                    format!("CPU time over {} ms", time_limit.as_millis()),
+                ))
+            }
+            Some(LimitExceeded::WallTime) => {
+                return Err(Failure::Verdict(
+                    Verdict::TimeLimitExceeded,
+                    format!("wall time over {} ms", limits.wall_time.as_millis()),
+                ))
+            }
+            Some(LimitExceeded::Memory) => {
+                return Err(Failure::Verdict(
+                    Verdict::MemoryLimitExceeded,
+                    format!("memory over {} MiB", package.limits.memory_bytes >> 20),
+                ))
+            }
+            Some(LimitExceeded::FileSize) => {
+                return Err(Failure::Verdict(
+                    Verdict::OutputLimitExceeded,
+                    format!("output over {} bytes", package.limits.output_bytes),
+                ))
+            }
+            None => {}
+        }
+        if output_len >= package.limits.output_bytes && !run.status.success() {
+            return Err(Failure::Verdict(
+                Verdict::OutputLimitExceeded,
+                format!("output over {} bytes", package.limits.output_bytes),
+            ));
+        }
+        if !run.status.success() {
+            if runtime_ran_out_of_memory(&err_path, &program.out_of_memory) {
+                return Err(Failure::Verdict(
+                    Verdict::MemoryLimitExceeded,
+                    format!(
+                        "the runtime's heap is full ({} MiB)",
+                        package.limits.memory_bytes >> 20
+                    ),
+                ));
+            }
+            return Err(Failure::Verdict(Verdict::RuntimeError, run.status.to_string()));
+        }
+        let judgement = match validator {
+            None => {
+                let flags = DefaultValidator::from_flags(&test.validator_flags).map_err(Failure::Internal)?;
+                let out = std::fs::read(&out_path)?;
+                let ans = std::fs::read(&test.answer)?;
+                flags.judge(&out, &ans)
+            }
+            Some(v) => self.run_validator(slot, v, test, &out_path)?,
+        };
+        match judgement {
+            Judgement::Accepted => {
+                result.verdict = Verdict::Accepted;
+                Ok(())
+            }
+            Judgement::WrongAnswer(why) => Err(Failure::Verdict(Verdict::WrongAnswer, why)),
+        }
+    }
+
+    fn run_validator(
+        &self,
+        slot: &mut Sandbox,
+        validator: &Program,
+        test: &TestCase,
+        out_path: &std::path::Path,
+    ) -> Result<Judgement, Failure> {
+        slot.clean()?;
+        let box_dir = slot.box_dir();
+        files::write_new(&box_dir, "input", &std::fs::read(&test.input)?, 0o644)?;
+        files::write_new(&box_dir, "answer", &std::fs::read(&test.answer)?, 0o644)?;
+        let feedback = box_dir.join("feedback");
+        std::fs::create_dir(&feedback)?;
+        let uid = std::fs::metadata(&box_dir).map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
+        std::os::unix::fs::chown(&feedback, Some(uid), Some(uid))?;
+        let mut argv = validator.run.clone();
+        argv.extend([
+            "/box/input".to_owned(),
+            "/box/answer".to_owned(),
+            "/box/feedback/".to_owned(),
+        ]);
+        argv.extend(test.validator_flags.iter().cloned());
+        let team = File::open(out_path)?;
+        let log = File::create(slot.io_dir().join("validator"))?;
+        let run = slot.run(
+            &Command {
+                argv,
+                env: validator.env.clone(),
+                cwd: "/box".into(),
+            },
+            &self.config.validator_limits,
+            Stdio {
+                stdin: Some(team.as_fd()),
+                stdout: log.as_fd(),
+                stderr: log.as_fd(),
+            },
+        )?;
+        let message = files::read_regular(&feedback, "judgemessage.txt", 4096)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let code = match run.status {
+            ExitStatus::Exited(c) if run.limit.is_none() && run.exec_error.is_none() => Some(c),
+            _ => None,
+        };
+        validator::custom_outcome(code, &message).ok_or_else(|| {
+            let log = std::fs::read(slot.io_dir().join("validator")).unwrap_or_default();
+            Failure::Internal(format!(
+                "output validator failed ({}{}): {}",
+                describe(&run),
+                run.exec_error
+                    .as_deref()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default(),
+                truncate(&String::from_utf8_lossy(&log), 500)
+            ))
+        })
+    }
+}
+
+/// Whether the end of the run's stderr holds one of the runtime's out-of-memory messages.
+fn runtime_ran_out_of_memory(stderr: &std::path::Path, messages: &[String]) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    if messages.is_empty() {
+        return false;
+    }
+    let Ok(mut f) = File::open(stderr) else {
+        return false;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut tail = Vec::new();
+    let _ = f.take(64 * 1024).read_to_end(&mut tail);
+    let tail = String::from_utf8_lossy(&tail);
+    messages.iter().any(|m| tail.contains(m.as_str()))
+}
+
+fn describe(run: &RunResult) -> String {
+    match run.limit {
+        Some(l) => format!("{l:?} limit"),
+        None => run.status.to_string(),
+    }
+}
