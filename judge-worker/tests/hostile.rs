@@ -28,7 +28,11 @@ const PRELUDE: &str = r#"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/ptrace.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -450,4 +454,17 @@ fn rlimits_only_mode_still_contains() {
             "processes left"
         );
     }
+}
+
+#[test]
+fn system_v_ipc_cannot_outlive_a_run() {
+    run(contained(
+        63180,
+        r#"
+if (shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600) >= 0) escaped("shmget");
+if (msgget(IPC_PRIVATE, IPC_CREAT | 0600) >= 0) escaped("msgget");
+if (semget(IPC_PRIVATE, 1, IPC_CREAT | 0600) >= 0) escaped("semget");
+ok();
+"#,
+    ));
 }

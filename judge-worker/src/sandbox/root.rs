@@ -22,6 +22,14 @@ pub(crate) fn build(cfg: &ZygoteConfig) -> Result<(), String> {
     // The OOM killer must pick the run, never the zygote that shares its cgroup: lowering our own
     // score needs CAP_SYS_RESOURCE, which containers often drop, so runs raise theirs instead.
     let _ = fs::write("/proc/self/oom_score_adj", "-1000");
+    // The IPC namespace lives as long as the slot: a System V segment, semaphore set or queue left
+    // by one run would survive into the next (and hold its memory). These limits are per IPC
+    // namespace, so zero here means no run can create any; POSIX message queues are already
+    // refused by RLIMIT_MSGQUEUE = 0 and there is no /dev/shm.
+    for (name, value) in [("shmmni", "0"), ("msgmni", "0"), ("sem", "0 0 0 0")] {
+        let path = Path::new("/proc/sys/kernel").join(name);
+        fs::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let m = |src: Option<&Path>, dst: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>| {
         mount(src, dst, fstype, flags, data).map_err(|e| format!("mount {:?} on {}: {e}", src, dst.display()))
     };
