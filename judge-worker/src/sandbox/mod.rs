@@ -18,11 +18,14 @@
 //! - a uid/gid of its own (`uid_base + slot`), no supplementary groups, no capabilities, no new
 //!   privileges, and the seccomp filter of [`seccomp`].
 //! - its own cgroup (see [`cgroup`]).
+//! - no System V IPC: the IPC namespace outlives runs, so its limits are set to zero and nothing
+//!   can be left in it for the next run (see [`root`]).
 //! - an empty environment apart from what the caller passes: nothing of the judge's environment
 //!   (credentials!) reaches a program.
 //!
 //! Between runs the caller empties `/box` and `/tmp` ([`Sandbox::clean`]); every process of the
-//! previous run is dead by then (the whole cgroup is killed when a run ends, whatever the reason).
+//! previous run is dead by then: when a run's main process ends, whatever the reason, the zygote
+//! kills and reaps every other process of the namespace and the judge empties the cgroup.
 //! Files the judge copies in or out are opened relative to the directory, without following
 //! symbolic links ([`files`]).
 //!
@@ -65,7 +68,7 @@
 pub mod cgroup;
 pub mod files;
 mod pool;
-mod root;
+pub mod root;
 pub mod seccomp;
 pub mod zygote;
 

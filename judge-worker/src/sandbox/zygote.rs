@@ -7,12 +7,13 @@
 //!
 //! 1. unshares mount, network, IPC, UTS and PID namespaces and forks the zygote, PID 1 of the new
 //!    PID namespace (the helper itself only waits for it);
-//! 2. the zygote joins the slot's cgroup, builds the root (a tmpfs with read-only bind mounts of the
-//!    toolchains, a few device nodes, a fresh `/proc`, the writable `/box` and `/tmp`, the
-//!    read-only `/prog` and `/checker`), `pivot_root`s into it and says it is ready;
-//! 3. then, per request: fork; in the child, set stdio, rlimits, an unprivileged uid, no new
-//!    privileges and the seccomp filter, then `execve`; in the zygote, wait for the child and
-//!    report its status, wall time and rusage.
+//! 2. the zygote joins the slot's cgroup, builds the root and `pivot_root`s into it (see
+//!    [`root`](super::root)), installs the seccomp filter on itself (runs inherit it) and says it
+//!    is ready;
+//! 3. then, per request: fork; in the child, set stdio, rlimits, an unprivileged uid and no new
+//!    privileges, then `execve`; in the zygote, wait for the child, kill and reap whatever else
+//!    of the run is left, and report its status, wall time and rusage. A `Kill` request during a
+//!    run (a limit was reached) kills every process of the namespace but the zygote.
 //!
 //! The zygote is PID 1 of its namespace: signals from inside cannot touch it (`kill -9 -1` kills
 //! the run's own processes only), and when it exits the kernel kills everything left in the
