@@ -33,6 +33,7 @@ pub mod judge;
 pub mod language;
 pub mod package;
 pub mod sandbox;
+pub mod serve;
 pub mod validator;
 
 pub use judge::{Judge, JudgeConfig, JudgeError, JudgeOptions, Progress};

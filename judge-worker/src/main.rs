@@ -52,6 +52,8 @@ enum Command {
     },
     /// Check a problem package and print what the judge reads from it.
     CheckPackage { problem: PathBuf },
+    /// Join NATS as the `judge` service (settings from NATS_* variables) until SIGTERM/SIGINT.
+    Serve,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,14 @@ fn main() -> ExitCode {
         ..JudgeConfig::default()
     };
     match cli.command {
+        Command::Serve => {
+            let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
+            match runtime.block_on(judge_worker::serve::serve(JudgeConfig { slots, ..config })) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fatal(&e),
+            }
+        }
         Command::CheckPackage { problem } => {
             match ProblemPackage::load_with_default_time_limit(&problem, default_tl) {
                 Ok(p) => {
