@@ -13,7 +13,10 @@ use serde_json::Value;
 use system_tests::{Stack, StackOptions};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Figures {
@@ -80,7 +83,11 @@ async fn main() {
         ..StackOptions::default()
     })
     .await;
-    let store = if stack.mongo.is_external() { "MONGODB_URI" } else { "nx-27017 0.8.1" };
+    let store = if stack.mongo.is_external() {
+        "MONGODB_URI"
+    } else {
+        "nx-27017 0.8.1"
+    };
     let user = stack.register("bench_user", "bench password").await;
     let tokens = stack.login("bench_user", "bench password").await;
     let token = tokens["access_token"].as_str().unwrap().to_owned();
@@ -93,7 +100,12 @@ async fn main() {
         move || {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
             async move {
-                let r = http.get(&url).bearer_auth(&token).send().await.expect("edge call");
+                let r = http
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("edge call");
                 assert_eq!(r.status(), 200);
                 let _: Value = r.json().await.expect("JSON");
             }
@@ -110,7 +122,10 @@ async fn main() {
                 h.insert(headers::REQUEST_ID, "bench");
                 h.insert(headers::USER_ID, user_id.as_str());
                 h.insert(headers::USER_ROLE, "user");
-                let m = nats.request_with_headers(auth::ME, h, "".into()).await.expect("nats call");
+                let m = nats
+                    .request_with_headers(auth::ME, h, "".into())
+                    .await
+                    .expect("nats call");
                 let _: Value = serde_json::from_slice(&m.payload).expect("JSON");
             }
         }
@@ -154,14 +169,27 @@ async fn main() {
     println!("\n## Edge: GET /api/auth/me (store: {store}; {n} calls per path, throughput with {concurrency} in flight)\n");
     println!("| path | req/s | p50 ms | p99 ms |");
     println!("| --- | ---: | ---: | ---: |");
-    println!("| straight over NATS | {:.0} | {} | {} |", direct.rps, ms(direct.p50), ms(direct.p99));
-    println!("| through the edge (HTTP) | {:.0} | {} | {} |", edge.rps, ms(edge.p50), ms(edge.p99));
+    println!(
+        "| straight over NATS | {:.0} | {} | {} |",
+        direct.rps,
+        ms(direct.p50),
+        ms(direct.p99)
+    );
+    println!(
+        "| through the edge (HTTP) | {:.0} | {} | {} |",
+        edge.rps,
+        ms(edge.p50),
+        ms(edge.p99)
+    );
     let ratio = edge.p50.as_secs_f64() / direct.p50.as_secs_f64();
     println!(
         "\nedge / NATS at p50: {ratio:.3} ({:+.1} %; target ≤ +25 %: {})",
         (ratio - 1.0) * 100.0,
         if ratio <= 1.25 { "met" } else { "NOT MET" }
     );
-    println!("edge adds {:.3} ms at p50", (edge.p50.as_secs_f64() - direct.p50.as_secs_f64()) * 1000.0);
+    println!(
+        "edge adds {:.3} ms at p50",
+        (edge.p50.as_secs_f64() - direct.p50.as_secs_f64()) * 1000.0
+    );
     println!("\nlogin throughput at bcrypt cost {cost}: {login_rps:.1} logins/s ({cores} at once)\n");
 }

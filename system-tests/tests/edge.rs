@@ -175,16 +175,38 @@ async fn health_readiness_metrics_and_error_shapes() {
         started.elapsed() < Duration::from_secs(2),
         "no-responders must not wait for a timeout"
     );
+
+    // A worker that takes the request and never answers: 504 after the NATS request timeout.
+    let admin = stack.nats.client("admin").await;
+    let _silent = admin.subscribe("auth.login").await.unwrap();
+    admin.flush().await.unwrap();
+    let started = std::time::Instant::now();
+    let r = stack
+        .post("/api/auth/login", &json!({"username": "x", "password": "y"}))
+        .await;
+    assert_eq!(r.status(), 504);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "upstream_timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_requests_in_flight() {
     let mut stack = Stack::start(StackOptions {
-        bcrypt_cost: 12,
+        bcrypt_cost: 10,
         ..StackOptions::default()
     })
     .await;
-    // Registration at cost 12 takes a few hundred milliseconds: stop the edge in the middle.
+    // Stop the edge once the request has reached the worker (seen by a tap beside it), while the
+    // worker is still hashing the password.
+    let admin = stack.nats.client("admin").await;
+    let mut tap = admin.subscribe("auth.register").await.unwrap();
+    admin.flush().await.unwrap();
     let body = json!({"username": "kate", "email": "kate@example.org", "password": "long enough pw"});
     let request = stack
         .http
@@ -192,7 +214,10 @@ async fn shutdown_finishes_requests_in_flight() {
         .json(&body)
         .send();
     let pending = tokio::spawn(request);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::timeout(Duration::from_secs(10), tap.next())
+        .await
+        .unwrap()
+        .unwrap();
     let addr = stack.edge_addr;
     let stopping = stack.begin_edge_stop().unwrap();
     let r = pending.await.unwrap().unwrap();
