@@ -29,6 +29,7 @@
 //! is [`sandbox::ZYGOTE_ARG`] (as `judge-worker`'s own `main` does), or points
 //! [`JudgeConfig::helper`] at the `judge-worker` binary.
 
+pub mod archive;
 pub mod judge;
 pub mod language;
 pub mod package;
