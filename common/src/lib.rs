@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod jobs;
 #[cfg(feature = "mongo")]
 pub mod migrate;
 pub mod nats;

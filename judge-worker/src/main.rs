@@ -75,7 +75,10 @@ fn main() -> ExitCode {
         Command::Serve => {
             let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
             let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
-            match runtime.block_on(judge_worker::serve::serve(JudgeConfig { slots, ..config })) {
+            let cache = std::env::var_os("JUDGE_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("judge-packages"));
+            match runtime.block_on(judge_worker::serve::serve(JudgeConfig { slots, ..config }, cache)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fatal(&e),
             }

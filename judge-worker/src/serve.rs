@@ -1,14 +1,34 @@
-//! `judge-worker serve`: the judge as a NATS participant. For now it joins NATS as the `judge`
-//! service, advertising the languages this machine can run (with versions) in the service's
-//! metadata (`nats micro info judge`), and stops cleanly on SIGTERM/SIGINT. Pulling grading jobs
-//! from JetStream comes with the grading pipeline.
+//! `judge-worker serve`: the judge as a NATS service.
+//!
+//! It joins NATS as the `judge` service, advertising the languages this machine can run (with
+//! versions) in its metadata (`nats micro info judge`), and pulls grading jobs from the shared
+//! durable consumer — one job at a time per sandbox slot (a batch would leave jobs queued behind
+//! a long one until they time out). While a job runs it reports `compiling` and `running k of n`
+//! on `results.<submission>` and acks progress so the job is not redelivered; the verdict is
+//! published (and stored by JetStream) before the job is acked, so a judge that dies in between
+//! only causes a redelivery, never a lost result. A job that fails on its last delivery ends as
+//! `internal_error` with the reason. On SIGTERM it stops pulling and finishes the jobs it holds.
+//!
+//! Test data comes from the `problems` object store by digest and is cached on disk and in
+//! memory; the judge has no database credentials.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
 use async_nats::service::ServiceExt;
+use common::jobs::{self, GradingJob, GradingStatus, GradingUpdate};
 use common::nats::NatsSettings;
+use common::{JudgeReport, Verdict};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
 
-use crate::{Judge, JudgeConfig};
+use crate::archive::{self, ArchiveLimits};
+use crate::{Judge, JudgeConfig, JudgeOptions, ProblemPackage, Progress};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -22,18 +42,276 @@ pub enum ServeError {
     Nats(async_nats::Error),
 }
 
+/// Why one job could not be graded (the judge's side, never the submission's).
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error("fetching package {0}: {1}")]
+    Fetch(String, String),
+    #[error("package {0} does not match its digest")]
+    Digest(String),
+    #[error("unpacking package {0}: {1}")]
+    Unpack(String, archive::ArchiveError),
+    #[error("package {0} is invalid: {1}")]
+    Package(String, String),
+    #[error("publishing the result: {0}")]
+    Publish(String),
+    #[error("the judging task failed: {0}")]
+    Task(String),
+}
+
 /// The languages as service metadata: `languages` is a JSON array of `{id, name, version}`.
 pub fn language_metadata(judge: &Judge) -> HashMap<String, String> {
     let languages = serde_json::to_string(&judge.languages()).unwrap_or_else(|_| "[]".to_owned());
     HashMap::from([("languages".to_owned(), languages)])
 }
 
+/// Problem packages by digest: unpacked once into `dir`, parsed once per process.
+struct PackageCache {
+    dir: PathBuf,
+    loaded: Mutex<HashMap<String, Arc<ProblemPackage>>>,
+}
+
+impl PackageCache {
+    async fn get(
+        &self,
+        digest: &str,
+        store: &jetstream::object_store::ObjectStore,
+    ) -> Result<Arc<ProblemPackage>, JobError> {
+        if let Some(p) = self.loaded.lock().expect("cache lock").get(digest) {
+            return Ok(p.clone());
+        }
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(JobError::Digest(digest.to_owned()));
+        }
+        let root = self.dir.join(digest);
+        if !root.exists() {
+            let mut object = store
+                .get(digest)
+                .await
+                .map_err(|e| JobError::Fetch(digest.to_owned(), e.to_string()))?;
+            let mut bytes = Vec::new();
+            object
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| JobError::Fetch(digest.to_owned(), e.to_string()))?;
+            if hex::encode(Sha256::digest(&bytes)) != digest {
+                return Err(JobError::Digest(digest.to_owned()));
+            }
+            let tmp = self.dir.join(format!(".{digest}.{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::create_dir_all(&tmp).map_err(|e| {
+                JobError::Unpack(
+                    digest.to_owned(),
+                    archive::ArchiveError::Io {
+                        path: tmp.clone(),
+                        source: e,
+                    },
+                )
+            })?;
+            let unpacked = archive::unpack_zip(&bytes, &tmp, ArchiveLimits::default())
+                .map_err(|e| JobError::Unpack(digest.to_owned(), e))?;
+            // Publish the unpacked tree atomically; a concurrent twin may have won the race.
+            if std::fs::rename(&unpacked, &root).is_err() && !root.exists() {
+                return Err(JobError::Fetch(
+                    digest.to_owned(),
+                    "cannot move into the cache".into(),
+                ));
+            }
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        let package = ProblemPackage::load(&root)
+            .map_err(|e| JobError::Package(digest.to_owned(), e.reasons.join("; ")))?;
+        let package = Arc::new(package);
+        self.loaded
+            .lock()
+            .expect("cache lock")
+            .insert(digest.to_owned(), package.clone());
+        Ok(package)
+    }
+}
+
+/// What every job handler shares.
+struct Worker {
+    judge: Arc<Judge>,
+    js: jetstream::Context,
+    store: jetstream::object_store::ObjectStore,
+    packages: PackageCache,
+}
+
+impl Worker {
+    async fn publish(&self, update: &GradingUpdate) -> Result<(), JobError> {
+        let body = serde_json::to_vec(update).expect("updates serialise");
+        self.js
+            .publish(jobs::results_subject(&update.submission_id), body.into())
+            .await
+            .map_err(|e| JobError::Publish(e.to_string()))?
+            .await
+            .map_err(|e| JobError::Publish(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Grades one job, reporting progress on its results subject and to JetStream.
+    async fn grade(
+        &self,
+        job: &GradingJob,
+        attempt: u64,
+        msg: &jetstream::Message,
+    ) -> Result<JudgeReport, JobError> {
+        let package = self.packages.get(&job.package_digest, &self.store).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+        let judge = self.judge.clone();
+        let (language, source) = (job.language.clone(), job.source.clone());
+        let options = JudgeOptions {
+            run_all_tests: job.run_all_tests,
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            judge.judge(&package, &language, source.as_bytes(), &options, |p| {
+                let _ = tx.send(p);
+            })
+        });
+        tokio::pin!(task);
+        // Keep the job alive even when a single test runs longer than the ack wait.
+        let mut keepalive = tokio::time::interval(jobs::ACK_WAIT / 3);
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                report = &mut task => return report.map_err(|e| JobError::Task(e.to_string())),
+                Some(progress) = rx.recv() => {
+                    let status = match progress {
+                        Progress::Compiling => GradingStatus::Compiling,
+                        Progress::Running { test, of } => GradingStatus::Running { test, of },
+                    };
+                    let update = GradingUpdate { submission_id: job.submission_id.clone(), attempt, status };
+                    if let Err(e) = self.publish(&update).await {
+                        tracing::warn!(error = %e, "publishing progress");
+                    }
+                    let _ = msg.ack_with(AckKind::Progress).await;
+                }
+                _ = keepalive.tick() => {
+                    let _ = msg.ack_with(AckKind::Progress).await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, msg: jetstream::Message) {
+        let attempt = msg.info().map_or(1, |i| i.delivered.max(1) as u64);
+        let job: GradingJob = match serde_json::from_slice(&msg.payload) {
+            Ok(job) => job,
+            Err(e) => {
+                // Not a job anyone can grade, and no submission id to report on: drop it for good.
+                tracing::error!(error = %e, "malformed job terminated");
+                let _ = msg.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        let span = tracing::info_span!("job", submission = %job.submission_id, attempt);
+        let _enter = span.enter();
+        let last_attempt = attempt >= jobs::MAX_DELIVER as u64;
+        let report = match self.grade(&job, attempt, &msg).await {
+            Ok(report) => report,
+            Err(e) if last_attempt => {
+                tracing::error!(error = %e, "job failed on its last delivery: internal_error");
+                JudgeReport {
+                    verdict: Verdict::InternalError,
+                    run_time_ms: 0,
+                    memory_kb: 0,
+                    tests: Vec::new(),
+                    compile_output: None,
+                    error: Some(e.to_string()),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "job failed; handing it back for another try");
+                let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                return;
+            }
+        };
+        tracing::info!(verdict = %report.verdict, "judged");
+        let update = GradingUpdate {
+            submission_id: job.submission_id.clone(),
+            attempt,
+            status: GradingStatus::Judged { report },
+        };
+        match self.publish(&update).await {
+            Ok(()) => {
+                if let Err(e) = msg.double_ack().await {
+                    tracing::warn!(error = %e, "acking a judged job (it may be judged again; results are idempotent)");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not publish the verdict; handing the job back");
+                let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            }
+        }
+    }
+}
+
+/// Waits until the provisioning step has created what the judge uses.
+async fn provisioned(js: &jetstream::Context) -> (PullConsumer, jetstream::object_store::ObjectStore) {
+    let mut warned = false;
+    loop {
+        let consumer = js
+            .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                jobs::JUDGE_CONSUMER,
+                jobs::JOBS_STREAM,
+            )
+            .await;
+        let store = js.get_object_store(jobs::PROBLEMS_BUCKET).await;
+        match (consumer, store) {
+            (Ok(c), Ok(s)) => return (c, s),
+            (c, s) => {
+                if !warned {
+                    tracing::warn!(consumer = ?c.err(), store = ?s.err(), "waiting for the streams to be provisioned");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Pulls and grades jobs on one slot until `stop` turns true, finishing the job it holds.
+async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "pulling a job");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        let next = tokio::select! {
+            m = batch.next() => m,
+            _ = stop.changed() => break,
+        };
+        match next {
+            Some(Ok(msg)) => worker.handle(msg).await,
+            Some(Err(e)) => tracing::debug!(error = %e, "pull ended"),
+            None => {}
+        }
+    }
+}
+
 /// Runs until SIGTERM or SIGINT.
-pub async fn serve(config: JudgeConfig) -> Result<(), ServeError> {
+pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeError> {
     let settings = NatsSettings::from_env("judge")?;
+    let slots = config.slots.max(1);
     let judge = tokio::task::spawn_blocking(move || Judge::new(config))
         .await
         .expect("preparing the judge does not panic")?;
+    let judge = Arc::new(judge);
+    std::fs::create_dir_all(&cache_dir).map_err(|e| ServeError::Nats(e.into()))?;
     let client = common::nats::connect(&settings, "judge-worker").await?;
     let service = client
         .service_builder()
@@ -43,8 +321,38 @@ pub async fn serve(config: JudgeConfig) -> Result<(), ServeError> {
         .await
         .map_err(ServeError::Nats)?;
     let offered: Vec<String> = judge.languages().into_iter().map(|l| l.id).collect();
-    tracing::info!(languages = ?offered, "judge service ready");
-    common::service::shutdown_signal().await;
+    tracing::info!(languages = ?offered, slots, "judge service ready");
+
+    let js = jetstream::new(client.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shutdown = common::service::shutdown_signal();
+    tokio::pin!(shutdown);
+    let (consumer, store) = tokio::select! {
+        ready = provisioned(&js) => ready,
+        _ = &mut shutdown => {
+            service.stop().await.map_err(ServeError::Nats)?;
+            common::service::drain(&client).await;
+            return Ok(());
+        }
+    };
+    let worker = Arc::new(Worker {
+        judge,
+        js,
+        store,
+        packages: PackageCache {
+            dir: cache_dir,
+            loaded: Mutex::new(HashMap::new()),
+        },
+    });
+    let loops: Vec<_> = (0..slots)
+        .map(|_| tokio::spawn(pull_loop(worker.clone(), consumer.clone(), stop_rx.clone())))
+        .collect();
+    shutdown.await;
+    tracing::info!("stopping: finishing the jobs in hand");
+    let _ = stop_tx.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
     service.stop().await.map_err(ServeError::Nats)?;
     common::service::drain(&client).await;
     tracing::info!("judge worker stopped");

@@ -4,6 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use system_tests::NatsServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,4 +74,167 @@ async fn serve_joins_nats_and_stops_on_sigterm() {
     )
     .await;
     assert!(!matches!(gone, Ok(Ok(_))), "the service is no longer listed");
+}
+
+/// Everything published on `results.>` so far, grouped by submission, in order.
+async fn read_results(
+    js: &async_nats::jetstream::Context,
+    until_judged: &[&str],
+    limit: Duration,
+) -> std::collections::HashMap<String, Vec<common::jobs::GradingUpdate>> {
+    use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+    let stream = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut by_submission: std::collections::HashMap<String, Vec<common::jobs::GradingUpdate>> =
+        Default::default();
+    let deadline = Instant::now() + limit;
+    let done = |m: &std::collections::HashMap<String, Vec<common::jobs::GradingUpdate>>| {
+        until_judged.iter().all(|id| {
+            m.get(*id).is_some_and(|u| {
+                u.iter()
+                    .any(|u| matches!(u.status, common::jobs::GradingStatus::Judged { .. }))
+            })
+        })
+    };
+    while !done(&by_submission) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "not every submission was judged in time: {by_submission:#?}"
+        );
+        if let Ok(Some(Ok(m))) = tokio::time::timeout(left, messages.next()).await {
+            let update: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
+            by_submission
+                .entry(update.submission_id.clone())
+                .or_default()
+                .push(update);
+        }
+    }
+    by_submission
+}
+
+fn verdict_of(updates: &[common::jobs::GradingUpdate]) -> &common::JudgeReport {
+    updates
+        .iter()
+        .find_map(|u| match &u.status {
+            common::jobs::GradingStatus::Judged { report } => Some(report),
+            _ => None,
+        })
+        .expect("a verdict")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_pulled_judged_and_reported() {
+    use sha2::Digest;
+    let nats = NatsServer::start();
+    let admin = nats.client("admin").await;
+    let js = async_nats::jetstream::new(admin.clone());
+    common::jobs::provision(&js).await.unwrap();
+    // Provisioning twice changes nothing.
+    common::jobs::provision(&js).await.unwrap();
+
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems/aplusb");
+    let zip = judge_worker::archive::pack_zip(&examples).unwrap();
+    let digest = hex::encode(sha2::Sha256::digest(&zip));
+    let store = js.get_object_store(common::jobs::PROBLEMS_BUCKET).await.unwrap();
+    store.put(digest.as_str(), &mut zip.as_slice()).await.unwrap();
+
+    let job = |id: &str, digest: &str, file: &str| common::jobs::GradingJob {
+        submission_id: id.to_owned(),
+        problem_id: "aplusb".to_owned(),
+        problem_version: 1,
+        package_digest: digest.to_owned(),
+        language: "c".to_owned(),
+        source: std::fs::read_to_string(examples.join("submissions").join(file)).unwrap(),
+        run_all_tests: false,
+    };
+    let missing = "0".repeat(64);
+    for (id, j) in [
+        ("sub-ok", job("sub-ok", &digest, "accepted/aplusb.c")),
+        ("sub-wa", job("sub-wa", &digest, "wrong_answer/overflow.c")),
+        ("sub-nopkg", job("sub-nopkg", &missing, "accepted/aplusb.c")),
+    ] {
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Nats-Msg-Id", id);
+        js.publish_with_headers(
+            common::jobs::JOBS_SUBJECT,
+            h,
+            serde_json::to_vec(&j).unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    js.publish(common::jobs::JOBS_SUBJECT, "not a job".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let settings = nats.settings("judge");
+    let cache = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
+    cmd.arg("serve")
+        .env("NATS_URL", &settings.url)
+        .env("NATS_USER", "judge")
+        .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
+        .env("JUDGE_CACHE_DIR", cache.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    system_tests::die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().expect("starting judge-worker serve");
+
+    let results = read_results(&js, &["sub-ok", "sub-wa", "sub-nopkg"], Duration::from_secs(90)).await;
+    let ok = &results["sub-ok"];
+    assert!(
+        matches!(ok[0].status, common::jobs::GradingStatus::Compiling),
+        "{ok:#?}"
+    );
+    assert!(ok
+        .iter()
+        .any(|u| matches!(u.status, common::jobs::GradingStatus::Running { test: 1, .. })));
+    let report = verdict_of(ok);
+    assert_eq!(report.verdict, common::Verdict::Accepted, "{report:#?}");
+    assert!(!report.tests.is_empty());
+    assert_eq!(
+        verdict_of(&results["sub-wa"]).verdict,
+        common::Verdict::WrongAnswer
+    );
+    let failed = verdict_of(&results["sub-nopkg"]);
+    assert_eq!(failed.verdict, common::Verdict::InternalError);
+    assert!(
+        failed.error.as_deref().unwrap_or_default().contains("package"),
+        "{failed:#?}"
+    );
+    assert_eq!(
+        results["sub-nopkg"].last().unwrap().attempt,
+        common::jobs::MAX_DELIVER as u64
+    );
+
+    // Every job left the work queue: acked, or terminated when malformed.
+    let mut jobs = js.get_stream(common::jobs::JOBS_STREAM).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while jobs.info().await.unwrap().state.messages > 0 {
+        assert!(Instant::now() < deadline, "jobs left in the queue");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "{s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "judge-worker did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

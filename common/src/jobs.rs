@@ -1,0 +1,109 @@
+//! The grading pipeline's JetStream contract: streams, the judges' shared consumer, the object
+//! store of problem packages, and the messages that travel through them. The provisioning step
+//! (`submission-worker provision`, run with the operator's credentials) creates them; the running
+//! services only use them, so `nats.conf` grants them no stream or consumer creation.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use serde::{Deserialize, Serialize};
+
+use crate::JudgeReport;
+
+/// Work-queue stream of grading jobs; message id = submission id (or `<id>:<attempt>` on re-judge).
+pub const JOBS_STREAM: &str = "JOBS";
+pub const JOBS_SUBJECT: &str = "jobs.grade";
+/// The one durable pull consumer every judge pulls from.
+pub const JUDGE_CONSUMER: &str = "judge";
+/// Deliveries of one job before it ends as `internal_error`.
+pub const MAX_DELIVER: i64 = 3;
+/// How long a judge may hold a job without acking progress before it is redelivered.
+pub const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Status updates and verdicts from the judges, one subject per submission.
+pub const RESULTS_STREAM: &str = "RESULTS";
+pub const RESULTS_SUBJECTS: &str = "results.>";
+/// Problem packages (zip), named by the SHA-256 of their bytes.
+pub const PROBLEMS_BUCKET: &str = "problems";
+
+/// The results subject of one submission.
+pub fn results_subject(submission_id: &str) -> String {
+    format!("results.{submission_id}")
+}
+
+/// One submission to grade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradingJob {
+    pub submission_id: String,
+    pub problem_id: String,
+    pub problem_version: u32,
+    /// Hex SHA-256 of the package zip: its name in the `problems` object store.
+    pub package_digest: String,
+    pub language: String,
+    pub source: String,
+    /// Run every test instead of stopping at the first failure.
+    #[serde(default)]
+    pub run_all_tests: bool,
+}
+
+/// Where a job stands, as the judge reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GradingStatus {
+    Compiling,
+    Running { test: u32, of: u32 },
+    Judged { report: JudgeReport },
+}
+
+/// A message on `results.<submission id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradingUpdate {
+    pub submission_id: String,
+    /// Which delivery of the job produced it (1 for the first).
+    pub attempt: u64,
+    #[serde(flatten)]
+    pub status: GradingStatus,
+}
+
+/// Creates (or updates) the streams, the judges' consumer and the package bucket.
+pub async fn provision(js: &jetstream::Context) -> Result<(), async_nats::Error> {
+    let jobs = js
+        .get_or_create_stream(stream::Config {
+            name: JOBS_STREAM.to_owned(),
+            subjects: vec![JOBS_SUBJECT.to_owned()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await?;
+    jobs.get_or_create_consumer(
+        JUDGE_CONSUMER,
+        consumer::pull::Config {
+            durable_name: Some(JUDGE_CONSUMER.to_owned()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: ACK_WAIT,
+            max_deliver: MAX_DELIVER,
+            // Singular: nats-server 2.9 ignores the plural `filter_subjects`.
+            filter_subject: JOBS_SUBJECT.to_owned(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    js.get_or_create_stream(stream::Config {
+        name: RESULTS_STREAM.to_owned(),
+        subjects: vec![RESULTS_SUBJECTS.to_owned()],
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(7 * 86400),
+        ..Default::default()
+    })
+    .await?;
+    if js.get_object_store(PROBLEMS_BUCKET).await.is_err() {
+        js.create_object_store(jetstream::object_store::Config {
+            bucket: PROBLEMS_BUCKET.to_owned(),
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+    }
+    Ok(())
+}
