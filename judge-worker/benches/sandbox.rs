@@ -46,6 +46,7 @@ fn overhead(helper: &Path) {
             binds: default_binds(),
             uid_base: 65000,
             disable_cgroups: false,
+            scratch_size: 64 << 20,
         },
         1,
     )

@@ -468,3 +468,32 @@ ok();
 "#,
     ));
 }
+
+#[test]
+fn filling_the_disk() {
+    // Files of up to the output limit each, as many as will fit, in /box and /tmp: they land in
+    // the sandbox's own tmpfs and count against the memory limit, never on the host's disk.
+    run(Case {
+        uid_base: 63190,
+        language: "c",
+        source: r#"
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    static char buf[1 << 20];
+    memset(buf, 'x', sizeof buf);
+    for (int i = 0;; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "/%s/fill%d", i % 2 ? "tmp" : "box", i);
+        FILE *f = fopen(name, "w");
+        if (!f) return 1;
+        for (int j = 0; j < 8; j++) if (fwrite(buf, 1, sizeof buf, f) != sizeof buf) return 1;
+        if (fclose(f)) return 1;
+    }
+}
+"#
+        .into(),
+        expected: &[V::MemoryLimitExceeded, V::RuntimeError],
+        limits: (5.0, 128, 8),
+    });
+}

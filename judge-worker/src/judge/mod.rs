@@ -47,6 +47,8 @@ pub struct JudgeConfig {
     pub extra_binds: Vec<PathBuf>,
     /// Use rlimits only, even where cgroups work (see the sandbox's "where limits fail").
     pub disable_cgroups: bool,
+    /// Size of the sandbox's `/box` and of its `/tmp`, bytes.
+    pub scratch_size: u64,
 }
 
 impl Default for JudgeConfig {
@@ -83,6 +85,7 @@ impl Default for JudgeConfig {
             uid_base: 61000,
             extra_binds: Vec::new(),
             disable_cgroups: false,
+            scratch_size: 512 << 20,
         }
     }
 }
@@ -183,6 +186,7 @@ impl Judge {
             state_dir: config.state_dir.clone().unwrap_or_default(),
             binds,
             uid_base: config.uid_base,
+            scratch_size: config.scratch_size,
             disable_cgroups: config.disable_cgroups,
         };
         let pool = match &config.state_dir {

@@ -11,8 +11,9 @@
 //! - a root made of a small read-only tmpfs and read-only bind mounts of exactly the paths the
 //!   toolchains need ([`SandboxConfig::binds`]), `/dev/{null,zero,random,urandom}`, a `/proc`
 //!   with `hidepid=2` (a program sees only its own processes), `/etc/passwd` naming the sandbox
-//!   user, the writable work directory `/box`, a private writable `/tmp`, and read-only `/prog`
-//!   (the compiled submission) and `/checker` (a compiled output validator).
+//!   user, the writable work directory `/box` and a private writable `/tmp` (both tmpfs of
+//!   [`SandboxConfig::scratch_size`], charged to the run's memory), and read-only `/prog` (the
+//!   compiled submission) and `/checker` (a compiled output validator).
 //! - a network namespace with only a loopback interface, left down: no network at all, not even
 //!   to the host's 127.0.0.1.
 //! - a uid/gid of its own (`uid_base + slot`), no supplementary groups, no capabilities, no new
@@ -62,8 +63,8 @@
 //! per process (address space, which penalises the JVM and Node) and measured as the main
 //! process's peak RSS, and an out-of-memory death cannot be told apart from other crashes:
 //! [`SandboxPool::new`] logs a warning saying so. When the main process ends, every other process
-//! of the run is killed in both modes. Disk use of `/box` and `/tmp` is bounded per file
-//! (`file_size`) but not in total.
+//! of the run is killed in both modes. Without cgroups, what a run writes to `/box` and `/tmp`
+//! is bounded by their tmpfs size only, not by its memory limit.
 
 pub mod cgroup;
 pub mod files;
@@ -210,6 +211,9 @@ pub struct SandboxConfig {
     pub binds: Vec<Bind>,
     /// Slot `n` runs as uid and gid `uid_base + n`.
     pub uid_base: u32,
+    /// Size of each of the `/box` and `/tmp` tmpfs, bytes (what is written there also counts
+    /// against the run's memory limit).
+    pub scratch_size: u64,
     /// Run with rlimits only even where cgroups could be used (to test that mode).
     pub disable_cgroups: bool,
 }
@@ -244,6 +248,8 @@ pub struct Sandbox {
     cgroup: SlotCgroup,
     sock: OwnedFd,
     helper: Child,
+    /// Host pid of the zygote, through whose root the judge reaches `/box` and `/tmp`.
+    zygote_pid: i32,
     dev_null: File,
 }
 
@@ -263,8 +269,6 @@ impl Sandbox {
         let uid = config.uid_base + slot as u32;
         for (name, mode, owner) in [
             ("root", 0o755, 0),
-            ("box", 0o755, uid),
-            ("tmp", 0o1777, uid),
             ("prog", 0o755, 0),
             ("checker", 0o755, 0),
             ("io", 0o700, 0),
@@ -284,25 +288,31 @@ impl Sandbox {
             cgroup,
             sock,
             helper,
+            zygote_pid: 0,
             dev_null: File::open("/dev/null")?,
         };
         sandbox.wait_ready()?;
         Ok(sandbox)
     }
 
+    /// Waits for both the helper's message (the zygote's pid) and the zygote's "ready", which come
+    /// from two processes in either order.
     fn wait_ready(&mut self) -> Result<(), SandboxError> {
-        loop {
+        let (mut pid, mut ready) = (None, false);
+        while pid.is_none() || !ready {
             match zygote::recv::<Reply>(self.sock.as_raw_fd())? {
-                Some((Reply::Helper { zygote_pid }, _)) => self.cgroup.set_zygote(zygote_pid),
-                Some((Reply::Ready, _)) => {
-                    self.cgroup.record_idle();
-                    return Ok(());
-                }
+                Some((Reply::Helper { zygote_pid }, _)) => pid = Some(zygote_pid),
+                Some((Reply::Ready, _)) => ready = true,
                 Some((Reply::SetupFailed { error }, _)) => return Err(SandboxError::Setup(error)),
                 Some((other, _)) => return Err(SandboxError::Setup(format!("unexpected {other:?}"))),
                 None => return Err(SandboxError::Setup("zygote exited during setup".into())),
             }
         }
+        let pid = pid.expect("loop ends with a pid");
+        self.zygote_pid = pid;
+        self.cgroup.set_zygote(pid);
+        self.cgroup.record_idle();
+        Ok(())
     }
 
     /// Replaces a dead zygote by a fresh one.
@@ -321,14 +331,15 @@ impl Sandbox {
         self.slot
     }
 
-    /// Host path of `/box`, the writable work directory.
+    /// `/box`, the writable work directory, as the judge reaches it (through the zygote's root:
+    /// it is a tmpfs mounted in the slot's mount namespace only).
     pub fn box_dir(&self) -> PathBuf {
-        self.dir.join("box")
+        PathBuf::from(format!("/proc/{}/root/box", self.zygote_pid))
     }
 
-    /// Host path of `/tmp`.
+    /// `/tmp`, as the judge reaches it.
     pub fn tmp_dir(&self) -> PathBuf {
-        self.dir.join("tmp")
+        PathBuf::from(format!("/proc/{}/root/tmp", self.zygote_pid))
     }
 
     /// Host path of `/prog` (read-only inside).
@@ -346,10 +357,17 @@ impl Sandbox {
         self.dir.join("io")
     }
 
-    /// Empties `/box` and `/tmp` without following links a program may have planted.
-    pub fn clean(&self) -> std::io::Result<()> {
+    /// Empties `/box` and `/tmp` without following links a program may have planted. Also the
+    /// moment to notice a zygote that died since the last run (they live in its mount namespace)
+    /// and start a fresh one, with fresh, empty directories.
+    pub fn clean(&mut self) -> Result<(), SandboxError> {
+        if !matches!(self.helper.try_wait(), Ok(None)) {
+            tracing::warn!(slot = self.slot, "sandbox zygote died; starting a new one");
+            self.respawn()?;
+        }
         files::empty_dir(&self.box_dir())?;
-        files::empty_dir(&self.tmp_dir())
+        files::empty_dir(&self.tmp_dir())?;
+        Ok(())
     }
 
     /// Whether memory and process limits are enforced by a cgroup.
@@ -563,8 +581,7 @@ fn spawn_zygote(
         uid,
         gid: uid,
         root: dir.join("root"),
-        box_dir: dir.join("box"),
-        tmp_dir: dir.join("tmp"),
+        scratch_size: config.scratch_size,
         prog_dir: dir.join("prog"),
         checker_dir: dir.join("checker"),
         binds: config.binds.clone(),

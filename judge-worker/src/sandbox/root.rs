@@ -99,15 +99,29 @@ pub(crate) fn build(cfg: &ZygoteConfig) -> Result<(), String> {
     ] {
         symlink(to, dev.join(name)).map_err(|e| format!("symlink /dev/{name}: {e}"))?;
     }
-    for (dir, host, writable) in [
-        ("box", &cfg.box_dir, true),
-        ("tmp", &cfg.tmp_dir, true),
-        ("prog", &cfg.prog_dir, false),
-        ("checker", &cfg.checker_dir, false),
-    ] {
+    // /box and /tmp are tmpfs of our own, not host directories: what a run writes there is
+    // bounded (by their size, and by the run's memory limit, since tmpfs pages are charged to the
+    // writer's cgroup) and can never fill the host's disk. The judge reaches them through
+    // /proc/<zygote>/root.
+    for (dir, mode) in [("box", "0755"), ("tmp", "1777")] {
         let target = root.join(dir);
         mkdirs(&target)?;
-        bind(host, &target, writable, false)?;
+        let options = format!(
+            "size={},nr_inodes=16384,mode={mode},uid={},gid={}",
+            cfg.scratch_size, cfg.uid, cfg.gid
+        );
+        m(
+            Some(Path::new("tmpfs")),
+            &target,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(&options),
+        )?;
+    }
+    for (dir, host) in [("prog", &cfg.prog_dir), ("checker", &cfg.checker_dir)] {
+        let target = root.join(dir);
+        mkdirs(&target)?;
+        bind(host, &target, false, false)?;
     }
     let etc = root.join("etc");
     mkdirs(&etc)?;

@@ -60,8 +60,8 @@ pub(crate) struct ZygoteConfig {
     pub gid: u32,
     /// Empty host directory on which the root tmpfs is mounted.
     pub root: PathBuf,
-    pub box_dir: PathBuf,
-    pub tmp_dir: PathBuf,
+    /// Size of each of the `/box` and `/tmp` tmpfs, bytes.
+    pub scratch_size: u64,
     pub prog_dir: PathBuf,
     pub checker_dir: PathBuf,
     pub binds: Vec<Bind>,
