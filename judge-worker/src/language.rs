@@ -388,6 +388,28 @@ mod tests {
     }
 
     #[test]
+    fn a_language_without_its_toolchain_is_not_offered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = dir.path().join("languages.yaml");
+        std::fs::write(
+            &table,
+            "languages:\n  - {id: sh, name: Shell, source: main.sh, run: [sh, main.sh], version: [sh, -c, 'echo sh 1']}\n  - {id: cobol, name: COBOL, source: main.cob, compile: [no-such-cobc, main.cob], run: ['{dir}/main'], version: [no-such-cobc, --version]}\n",
+        )
+        .expect("write table");
+        let (offered, missing) = load(Some(&table)).expect("valid table");
+        assert_eq!(offered.len(), 1);
+        assert_eq!(offered[0].info.id, "sh");
+        assert_eq!(offered[0].info.version, "sh 1");
+        assert!(
+            offered[0].run_command("/prog", 0, &Vec::new())[0].starts_with('/'),
+            "resolved to a path"
+        );
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].id, "cobol");
+        assert!(missing[0].reason.contains("no-such-cobc"));
+    }
+
+    #[test]
     fn builtin_table_parses() {
         let t: LanguageTable = serde_yaml::from_str(BUILTIN_LANGUAGES).expect("valid table");
         let ids: Vec<&str> = t.languages.iter().map(|l| l.id.as_str()).collect();

@@ -147,6 +147,14 @@ fn main() -> ExitCode {
                 Ok(j) => j,
                 Err(e) => return fatal(&e),
             };
+            if judge.language(&language).is_none() {
+                let offered: Vec<String> = judge.languages().into_iter().map(|l| l.id).collect();
+                eprintln!(
+                    "language {language:?} is not offered here; offered: {}",
+                    offered.join(", ")
+                );
+                return ExitCode::from(2);
+            }
             let options = JudgeOptions {
                 run_all_tests: all_tests,
             };
