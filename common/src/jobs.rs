@@ -22,6 +22,8 @@ pub const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Status updates and verdicts from the judges, one subject per submission.
 pub const RESULTS_STREAM: &str = "RESULTS";
 pub const RESULTS_SUBJECTS: &str = "results.>";
+/// The submission workers' shared durable consumer of results.
+pub const RESULTS_CONSUMER: &str = "submissions";
 /// Problem packages (zip), named by the SHA-256 of their bytes.
 pub const PROBLEMS_BUCKET: &str = "problems";
 
@@ -89,14 +91,27 @@ pub async fn provision(js: &jetstream::Context) -> Result<(), async_nats::Error>
         },
     )
     .await?;
-    js.get_or_create_stream(stream::Config {
-        name: RESULTS_STREAM.to_owned(),
-        subjects: vec![RESULTS_SUBJECTS.to_owned()],
-        storage: stream::StorageType::File,
-        max_age: Duration::from_secs(7 * 86400),
-        ..Default::default()
-    })
-    .await?;
+    let results = js
+        .get_or_create_stream(stream::Config {
+            name: RESULTS_STREAM.to_owned(),
+            subjects: vec![RESULTS_SUBJECTS.to_owned()],
+            storage: stream::StorageType::File,
+            max_age: Duration::from_secs(7 * 86400),
+            ..Default::default()
+        })
+        .await?;
+    results
+        .get_or_create_consumer(
+            RESULTS_CONSUMER,
+            consumer::pull::Config {
+                durable_name: Some(RESULTS_CONSUMER.to_owned()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                filter_subject: RESULTS_SUBJECTS.to_owned(),
+                ..Default::default()
+            },
+        )
+        .await?;
     if js.get_object_store(PROBLEMS_BUCKET).await.is_err() {
         js.create_object_store(jetstream::object_store::Config {
             bucket: PROBLEMS_BUCKET.to_owned(),

@@ -27,6 +27,8 @@ pub struct Caller {
     pub user_id: Option<String>,
     pub role: Option<Role>,
     pub request_id: String,
+    /// The id the URL names, for endpoints about one resource.
+    pub resource_id: Option<String>,
 }
 
 impl Caller {
@@ -36,6 +38,7 @@ impl Caller {
             user_id: get(headers::USER_ID),
             role: get(headers::USER_ROLE).and_then(|r| Role::parse(&r)),
             request_id: get(headers::REQUEST_ID).unwrap_or_else(|| "-".to_owned()),
+            resource_id: get(headers::RESOURCE_ID),
         }
     }
 
@@ -56,6 +59,8 @@ impl Caller {
 pub struct Answer {
     pub status: u16,
     pub body: Option<Vec<u8>>,
+    /// Where a created resource lives (`Location`).
+    pub location: Option<String>,
 }
 
 impl Answer {
@@ -63,6 +68,7 @@ impl Answer {
         Answer {
             status,
             body: Some(serde_json::to_vec(value).expect("API types serialise to JSON")),
+            location: None,
         }
     }
 
@@ -70,6 +76,7 @@ impl Answer {
         Answer {
             status: 204,
             body: None,
+            location: None,
         }
     }
 }
@@ -115,6 +122,9 @@ pub async fn respond(request: &Request, outcome: Result<Answer, Failure>) {
         Ok(answer) => {
             let mut h = HeaderMap::new();
             h.insert(headers::STATUS, answer.status.to_string().as_str());
+            if let Some(location) = &answer.location {
+                h.insert(headers::LOCATION, location.as_str());
+            }
             let body = answer.body.unwrap_or_default();
             request.respond_with_headers(Ok(body.into()), h).await
         }

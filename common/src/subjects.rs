@@ -16,6 +16,17 @@ pub mod auth {
 pub mod submission {
     pub const SERVICE: &str = "submission";
     pub const QUEUE_GROUP: &str = "submission";
+    pub const LANGUAGES: &str = "submission.languages.list";
+    pub const PROBLEMS_CREATE: &str = "submission.problems.create";
+    pub const PROBLEMS_LIST: &str = "submission.problems.list";
+    pub const PROBLEMS_GET: &str = "submission.problems.get";
+    pub const SUBMISSIONS_CREATE: &str = "submission.submissions.create";
+    pub const SUBMISSIONS_GET: &str = "submission.submissions.get";
+}
+
+/// The judge service (`nats micro info judge`): its metadata lists the languages it runs.
+pub mod judge {
+    pub const SERVICE: &str = "judge";
 }
 
 /// Headers set on every request the edge makes to a worker. Workers trust them because only the
@@ -31,6 +42,10 @@ pub mod headers {
     pub const STATUS: &str = "X-Status";
     /// Seconds a client should wait before retrying (sent with 429 and 503).
     pub const RETRY_AFTER: &str = "Retry-After";
+    /// Where a created resource lives (sent with 201 and 202).
+    pub const LOCATION: &str = "Location";
+    /// The id the URL names (`/api/problems/{id}`, `POST /api/problems?id=`), if any.
+    pub const RESOURCE_ID: &str = "X-Resource-Id";
 }
 
 /// The `$SRV.PING.<service>` subject of the NATS service API, used for readiness checks.

@@ -30,8 +30,23 @@ impl Bridge {
         request_id: &RequestId,
         body: Bytes,
     ) -> Result<Response, ApiError> {
+        self.call_about(subject, caller, request_id, None, body).await
+    }
+
+    /// Like [`Bridge::call`], naming the resource the URL is about.
+    pub async fn call_about(
+        &self,
+        subject: &'static str,
+        caller: Option<&AuthUser>,
+        request_id: &RequestId,
+        resource_id: Option<&str>,
+        body: Bytes,
+    ) -> Result<Response, ApiError> {
         let mut h = HeaderMap::new();
         h.insert(headers::REQUEST_ID, request_id.0.as_str());
+        if let Some(id) = resource_id {
+            h.insert(headers::RESOURCE_ID, id);
+        }
         if let Some(user) = caller {
             h.insert(headers::USER_ID, user.user_id.as_str());
             h.insert(headers::USER_ROLE, user.role.as_str());
@@ -93,6 +108,9 @@ fn to_response(reply: async_nats::Message, request_id: &RequestId) -> Response {
     };
     if let Some(v) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    if let Some(v) = header_str(h, headers::LOCATION).and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert(header::LOCATION, v);
     }
     response
 }

@@ -19,7 +19,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// `EDGE_REQUEST_TIMEOUT_MS`, default 15000: a request still running then gets 504.
     pub request_timeout: Duration,
-    /// `EDGE_READY_SERVICES`, comma-separated, default `auth`: the NATS services `/readyz` pings.
+    /// `EDGE_READY_SERVICES`, comma-separated, default `auth,submission`: the NATS services
+    /// `/readyz` pings.
     pub ready_services: Vec<String>,
 }
 
@@ -42,7 +43,7 @@ impl Settings {
             cors_origins: list("CORS_ORIGINS", "http://localhost:3000"),
             body_limit: config::parse_or("EDGE_BODY_LIMIT_BYTES", 1 << 20)?,
             request_timeout: config::millis_or("EDGE_REQUEST_TIMEOUT_MS", 15_000)?,
-            ready_services: list("EDGE_READY_SERVICES", "auth"),
+            ready_services: list("EDGE_READY_SERVICES", "auth,submission"),
         })
     }
 }

@@ -107,6 +107,8 @@ impl Edge {
         };
         let router = Router::new()
             .merge(routes::auth::router())
+            .merge(routes::problems::router())
+            .merge(routes::submissions::router())
             .merge(routes::health::router())
             // Innermost first: the deadline and metrics see routed requests.
             .layer(axum::middleware::from_fn_with_state(

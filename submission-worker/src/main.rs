@@ -1,30 +1,40 @@
-//! The submission worker. For now it only joins NATS as the `submission` service (visible to
-//! `nats micro ls`) and stops cleanly; problems, submissions and comments come with the grading
-//! pipeline.
+use clap::{Parser, Subcommand};
 
-use common::nats::NatsSettings;
-use common::subjects::submission;
+/// The submission worker: problems and submissions as a NATS service.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Create the JetStream streams, consumers and the package bucket (operator credentials:
+    /// NATS_USER=admin).
+    Provision,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     common::telemetry::init("submission-worker");
-    let settings = NatsSettings::from_env("submission")?;
-    let client = common::nats::connect(&settings, "submission-worker").await?;
-    let service = common::service::start_service(
-        &client,
-        submission::SERVICE,
-        submission::QUEUE_GROUP,
-        "Problems, submissions and comments",
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
-    tracing::info!("submission service ready");
-    common::service::shutdown_signal().await;
-    service
-        .stop()
-        .await
-        .map_err(|e| anyhow::anyhow!("stopping the service: {e}"))?;
-    common::service::drain(&client).await;
-    tracing::info!("submission worker stopped");
+    match Cli::parse().command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let settings = submission_worker::Settings::from_env()?;
+            submission_worker::run(settings, common::service::shutdown_signal()).await?;
+        }
+        Command::Provision => {
+            let settings = common::nats::NatsSettings::from_env("admin")?;
+            let client = common::nats::connect(&settings, "provision").await?;
+            let js = async_nats::jetstream::new(client.clone());
+            common::jobs::provision(&js)
+                .await
+                .map_err(|e| anyhow::anyhow!("provisioning: {e}"))?;
+            client.flush().await?;
+            println!("streams, consumers and the package bucket are ready");
+        }
+    }
     Ok(())
 }

@@ -85,6 +85,7 @@ pub struct Stack {
     pub http: reqwest::Client,
     edge: Option<Running>,
     auth: Vec<Running>,
+    submission: Vec<Running>,
 }
 
 impl Stack {
@@ -106,11 +107,18 @@ impl Stack {
                 .expect("building an HTTP client"),
             edge: None,
             auth: Vec::new(),
+            submission: Vec::new(),
         };
+        let admin = stack.nats.client("admin").await;
+        common::jobs::provision(&async_nats::jetstream::new(admin))
+            .await
+            .expect("provisioning the streams");
         for _ in 0..stack.options.auth_workers {
             stack.start_auth_worker().await;
         }
+        stack.start_submission_worker().await;
         stack.wait_for_instances("auth", stack.options.auth_workers).await;
+        stack.wait_for_instances("submission", 1).await;
         stack.start_edge().await;
         stack
     }
@@ -141,7 +149,7 @@ impl Stack {
             cors_origins: self.options.cors_origins.clone(),
             body_limit: self.options.body_limit,
             request_timeout: Duration::from_secs(10),
-            ready_services: vec!["auth".to_owned()],
+            ready_services: vec!["auth".to_owned(), "submission".to_owned()],
         }
     }
 
@@ -149,6 +157,22 @@ impl Stack {
         let settings = self.auth_settings();
         self.auth.push(Running::spawn(move |shutdown| {
             auth_worker::run(settings, shutdown)
+        }));
+    }
+
+    pub fn submission_settings(&self) -> submission_worker::Settings {
+        submission_worker::Settings {
+            nats: self.nats.settings("submission"),
+            mongodb_uri: self.mongo.uri.clone(),
+            database: self.mongo.database.clone(),
+            max_in_flight: 64,
+        }
+    }
+
+    pub async fn start_submission_worker(&mut self) {
+        let settings = self.submission_settings();
+        self.submission.push(Running::spawn(move |shutdown| {
+            submission_worker::run(settings, shutdown)
         }));
     }
 
@@ -294,7 +318,12 @@ pub async fn ping_instances(client: &async_nats::Client, service: &str) -> usize
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        for r in self.auth.drain(..).chain(self.edge.take()) {
+        for r in self
+            .auth
+            .drain(..)
+            .chain(self.submission.drain(..))
+            .chain(self.edge.take())
+        {
             r.task.abort();
         }
     }

@@ -1,0 +1,273 @@
+//! The grading path end to end: HTTP → edge → submission worker → JetStream → this judge (the
+//! real binary, with its own NATS credentials) → results → MongoDB → HTTP.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use system_tests::{Stack, StackOptions};
+
+/// The judge's process and its package cache (removed when the judge is dropped).
+struct JudgeProcess(Child, #[allow(dead_code)] tempfile::TempDir);
+
+impl Drop for JudgeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_judge(stack: &Stack) -> JudgeProcess {
+    let settings = stack.nats.settings("judge");
+    let cache = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
+    cmd.arg("serve")
+        .env("NATS_URL", &settings.url)
+        .env("NATS_USER", "judge")
+        .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
+        .env("JUDGE_CACHE_DIR", cache.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    system_tests::die_with_parent(&mut cmd);
+    JudgeProcess(cmd.spawn().expect("starting judge-worker serve"), cache)
+}
+
+async fn upload(stack: &Stack, token: &str, zip: Vec<u8>, query: &str) -> (u16, Value) {
+    let r = stack
+        .http
+        .post(stack.url(&format!("/api/problems{query}")))
+        .bearer_auth(token)
+        .header("content-type", "application/zip")
+        .body(zip)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn submit(stack: &Stack, token: &str, body: &Value) -> (u16, Value, Option<String>) {
+    let r = stack
+        .http
+        .post(stack.url("/api/submissions"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), r.json().await.unwrap(), location)
+}
+
+async fn wait_judged(stack: &Stack, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let s: Value = stack
+            .get_auth(&format!("/api/submissions/{id}"), token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if s["status"] == "judged" {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "not judged in time: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_submit_and_get_a_verdict() {
+    let stack = Stack::start(StackOptions {
+        admin: Some(auth_worker::config::AdminAccount {
+            username: "admin".into(),
+            password: "admin password".into(),
+            email: "admin@example.org".into(),
+        }),
+        body_limit: 256 * 1024,
+        ..StackOptions::default()
+    })
+    .await;
+    let _judge = start_judge(&stack);
+    let admin = stack.login("admin", "admin password").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    stack.register("solver", "correct horse battery").await;
+    let user = stack.login("solver", "correct horse battery").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    stack.register("other", "correct horse battery").await;
+    let other = stack.login("other", "correct horse battery").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
+    let zip = judge_worker::archive::pack_zip(&examples.join("aplusb")).unwrap();
+    let (status, p) = upload(&stack, &admin, zip.clone(), "?id=aplusb").await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(
+        (p["id"].as_str(), p["version"].as_i64()),
+        (Some("aplusb"), Some(1))
+    );
+    let (status, p) = upload(&stack, &admin, zip.clone(), "?id=aplusb").await;
+    assert_eq!(
+        (status, p["version"].as_i64()),
+        (201, Some(2)),
+        "a re-upload is a new version"
+    );
+    let (status, p) = upload(&stack, &user, zip.clone(), "?id=mine").await;
+    assert_eq!(status, 403, "{p}");
+    let (status, p) = upload(&stack, &admin, b"not a zip".to_vec(), "?id=broken").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("invalid_package")),
+        "{p}"
+    );
+    assert!(!p["errors"].as_array().unwrap().is_empty());
+
+    let list: Value = stack
+        .http
+        .get(stack.url("/api/problems"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let one: Value = stack
+        .http
+        .get(stack.url("/api/problems/aplusb"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(one["limits"]["time_limit_ms"].as_u64().is_some(), "{one}");
+    assert!(!one["samples"].as_array().unwrap().is_empty(), "{one}");
+    let r = stack
+        .http
+        .get(stack.url("/api/problems/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // The judge advertises its languages once it is up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let langs: Value = stack
+            .http
+            .get(stack.url("/api/languages"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = langs["items"].as_array().cloned().unwrap_or_default();
+        if items.iter().any(|l| l["id"] == "c") {
+            assert!(
+                items
+                    .iter()
+                    .all(|l| l["version"].as_str().is_some_and(|v| !v.is_empty())),
+                "{langs}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the judge's languages never showed: {langs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let source =
+        |file: &str| std::fs::read_to_string(examples.join("aplusb/submissions").join(file)).unwrap();
+    let (status, created, location) = submit(
+        &stack,
+        &user,
+        &json!({"problem_id": "aplusb", "language": "c", "source": source("accepted/aplusb.c")}),
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    assert_eq!(created["status"], "queued");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/api/submissions/{id}").as_str())
+    );
+    let judged = wait_judged(&stack, &user, &id).await;
+    assert_eq!(judged["verdict"], "accepted", "{judged}");
+    assert_eq!(judged["problem_version"], 2);
+    assert!(!judged["tests"].as_array().unwrap().is_empty(), "{judged}");
+    // Only the owner (or an admin) sees it.
+    assert_eq!(
+        stack
+            .get_auth(&format!("/api/submissions/{id}"), &other)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        stack
+            .get_auth(&format!("/api/submissions/{id}"), &admin)
+            .await
+            .status(),
+        200
+    );
+
+    let (status, created, _) = submit(
+        &stack,
+        &user,
+        &json!({"problem_id": "aplusb", "language": "cpp", "source": std::fs::read_to_string(examples.join("aplusb/submissions/wrong_answer/overflow.cpp")).unwrap()}),
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    let judged = wait_judged(&stack, &user, created["id"].as_str().unwrap()).await;
+    assert_eq!(judged["verdict"], "wrong_answer", "{judged}");
+
+    for (body, field) in [
+        (
+            json!({"problem_id": "aplusb", "language": "cobol", "source": "x"}),
+            "language",
+        ),
+        (
+            json!({"problem_id": "nope", "language": "c", "source": "x"}),
+            "problem_id",
+        ),
+        (
+            json!({"problem_id": "aplusb", "language": "c", "source": "x".repeat(70_000)}),
+            "source",
+        ),
+        (
+            json!({"problem_id": {"$gt": ""}, "language": "c", "source": "x"}),
+            "problem_id",
+        ),
+    ] {
+        let (status, p, _) = submit(&stack, &user, &body).await;
+        assert_eq!(status, 422, "{p}");
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    let (status, p, _) = submit(
+        &stack,
+        &user,
+        &json!({"problem_id": "aplusb", "language": "c", "source": "x".repeat(300_000)}),
+    )
+    .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (413, Some("payload_too_large")),
+        "{p}"
+    );
+    let r = stack
+        .post("/api/submissions", &json!({"problem_id": "aplusb"}))
+        .await;
+    assert_eq!(r.status(), 401, "submitting needs a token");
+}

@@ -1,0 +1,155 @@
+//! The submission worker: a NATS service (`submission`, queue group `submission`) that owns
+//! problems and submissions in MongoDB, publishes grading jobs to JetStream and applies the
+//! judges' results.
+
+pub mod languages;
+pub mod problems;
+pub mod results;
+pub mod store;
+pub mod submissions;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use common::config::{self, ConfigError};
+use common::nats::NatsSettings;
+use common::service::{Answer, Caller, Failure};
+use common::subjects::submission as subjects;
+use common::Problem;
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub nats: NatsSettings,
+    /// `MONGODB_URI`, default `mongodb://127.0.0.1:27017`.
+    pub mongodb_uri: String,
+    /// `MONGODB_DB`, default `judge`.
+    pub database: String,
+    /// `SUBMISSION_MAX_IN_FLIGHT`, default 256.
+    pub max_in_flight: usize,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            nats: NatsSettings::from_env("submission")?,
+            mongodb_uri: config::var("MONGODB_URI").unwrap_or_else(|| "mongodb://127.0.0.1:27017".to_owned()),
+            database: config::var("MONGODB_DB").unwrap_or_else(|| "judge".to_owned()),
+            max_in_flight: config::parse_or("SUBMISSION_MAX_IN_FLIGHT", 256)?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmissionError {
+    #[error("store: {0}")]
+    Store(#[from] mongodb::error::Error),
+    #[error(transparent)]
+    Migrate(#[from] common::migrate::MigrateError),
+    #[error("nats: {0}")]
+    Nats(#[from] async_nats::Error),
+    #[error("nats connect: {0}")]
+    Connect(#[from] async_nats::ConnectError),
+}
+
+/// What every handler shares.
+pub struct Service {
+    pub store: store::Store,
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    languages: Mutex<(Option<Instant>, Vec<languages::Language>)>,
+}
+
+/// How long the judges' language list is reused before asking again.
+const LANGUAGES_FRESH: Duration = Duration::from_secs(2);
+
+impl Service {
+    /// The languages the judges offer now (asked at most every two seconds).
+    pub async fn languages(&self) -> Vec<languages::Language> {
+        let mut cached = self.languages.lock().await;
+        if cached.0.is_none_or(|at| at.elapsed() > LANGUAGES_FRESH) || cached.1.is_empty() {
+            cached.1 = languages::offered(&self.client, Duration::from_millis(250)).await;
+            cached.0 = Some(Instant::now());
+        }
+        cached.1.clone()
+    }
+}
+
+fn resource_id(caller: &Caller) -> Result<String, Failure> {
+    caller
+        .resource_id
+        .clone()
+        .ok_or_else(|| Problem::new(400, "missing_id", "The request names no resource").into())
+}
+
+/// Routes a request to its operation.
+pub async fn handle(
+    svc: Arc<Service>,
+    subject: String,
+    caller: Caller,
+    body: bytes::Bytes,
+) -> Result<Answer, Failure> {
+    match subject.as_str() {
+        subjects::LANGUAGES => Ok(Answer::json(
+            200,
+            &serde_json::json!({"items": svc.languages().await}),
+        )),
+        subjects::PROBLEMS_CREATE => problems::create(&svc, &caller, body).await,
+        subjects::PROBLEMS_LIST => problems::list(&svc).await,
+        subjects::PROBLEMS_GET => problems::get(&svc, &resource_id(&caller)?).await,
+        subjects::SUBMISSIONS_CREATE => submissions::create(&svc, &caller, &body).await,
+        subjects::SUBMISSIONS_GET => submissions::get(&svc, &caller, &resource_id(&caller)?).await,
+        other => Err(Problem::new(404, "not_found", "No such operation")
+            .with_detail(other.to_owned())
+            .into()),
+    }
+}
+
+/// Serves until `shutdown` resolves, applying results alongside.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), SubmissionError> {
+    let store = store::connect(&settings.mongodb_uri, &settings.database).await?;
+    store::migrate(&store).await?;
+    let client = common::nats::connect(&settings.nats, "submission-worker").await?;
+    let js = jetstream::new(client.clone());
+    let svc = Arc::new(Service {
+        store: store.clone(),
+        client: client.clone(),
+        js: js.clone(),
+        languages: Mutex::new((None, Vec::new())),
+    });
+    let service = common::service::start_service(
+        &client,
+        subjects::SERVICE,
+        subjects::QUEUE_GROUP,
+        "Problems, submissions and comments",
+    )
+    .await?;
+    let (stop_results, results_stopped) = tokio::sync::oneshot::channel::<()>();
+    let applier = tokio::spawn(results::run(js, store, async move {
+        let _ = results_stopped.await;
+    }));
+    tracing::info!("submission service ready");
+    let endpoints = [
+        subjects::LANGUAGES,
+        subjects::PROBLEMS_CREATE,
+        subjects::PROBLEMS_LIST,
+        subjects::PROBLEMS_GET,
+        subjects::SUBMISSIONS_CREATE,
+        subjects::SUBMISSIONS_GET,
+    ];
+    common::service::serve(
+        service,
+        &endpoints,
+        settings.max_in_flight,
+        move |subject, caller, body| handle(svc.clone(), subject, caller, body),
+        shutdown,
+    )
+    .await?;
+    let _ = stop_results.send(());
+    let _ = applier.await;
+    common::service::drain(&client).await;
+    tracing::info!("submission worker stopped");
+    Ok(())
+}

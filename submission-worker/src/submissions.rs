@@ -1,0 +1,164 @@
+//! Submissions: saved first, then published to the jobs stream with the submission id as the
+//! message id (a retried publish is not judged twice); results come back through
+//! [`crate::results`].
+
+use common::jobs::{self, GradingJob};
+use common::service::{Answer, Caller, Failure};
+use common::{FieldError, Problem};
+use mongodb::bson::{doc, Document};
+use serde_json::{json, Map, Value};
+
+use crate::store;
+use crate::Service;
+
+/// Largest source accepted.
+pub const SOURCE_MAX_BYTES: usize = 64 * 1024;
+
+fn field(errors: &mut Vec<FieldError>, name: &str, message: &str) {
+    errors.push(FieldError {
+        field: name.to_owned(),
+        message: message.to_owned(),
+    });
+}
+
+fn string<'a>(map: &'a Map<String, Value>, name: &str, errors: &mut Vec<FieldError>) -> Option<&'a str> {
+    match map.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            field(errors, name, "is required");
+            None
+        }
+        Some(_) => {
+            field(errors, name, "must be a string");
+            None
+        }
+    }
+}
+
+fn object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Problem::new(
+            400,
+            "malformed_body",
+            "The body must be a JSON object",
+        )),
+        Err(e) => {
+            Err(Problem::new(400, "malformed_json", "The body is not valid JSON").with_detail(e.to_string()))
+        }
+    }
+}
+
+/// `POST /api/submissions`.
+pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
+    let user_id = caller.require_user()?.to_owned();
+    let map = object(body)?;
+    let mut errors = Vec::new();
+    let problem_id = string(&map, "problem_id", &mut errors);
+    let language = string(&map, "language", &mut errors);
+    let source = string(&map, "source", &mut errors);
+    if source.is_some_and(|s| s.len() > SOURCE_MAX_BYTES) {
+        field(
+            &mut errors,
+            "source",
+            &format!("must be at most {SOURCE_MAX_BYTES} bytes"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors).into());
+    }
+    let (problem_id, language, source) = (
+        problem_id.unwrap_or_default(),
+        language.unwrap_or_default(),
+        source.unwrap_or_default(),
+    );
+    let problem = svc
+        .store
+        .problems
+        .find_one(doc! {"_id": problem_id})
+        .await
+        .map_err(store::unavailable)?;
+    let Some(problem) = problem else {
+        return Err(Problem::field("problem_id", "no such problem").into());
+    };
+    if !svc.languages().await.iter().any(|l| l.id == language) {
+        return Err(Problem::field("language", "no judge offers this language now").into());
+    }
+    let version = problem
+        .get("version")
+        .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
+        .unwrap_or(1);
+    let digest = problem.get_str("package_digest").unwrap_or_default().to_owned();
+    let id = uuid::Uuid::now_v7().to_string();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let record = doc! {
+        "_id": &id, "user_id": &user_id, "problem_id": problem_id, "problem_version": version,
+        "package_digest": &digest, "language": language, "source": source, "status": "queued",
+        "created_at": mongodb::bson::DateTime::from_millis(now_ms), "created_ms": now_ms,
+    };
+    svc.store
+        .submissions
+        .insert_one(record)
+        .await
+        .map_err(store::unavailable)?;
+    let job = GradingJob {
+        submission_id: id.clone(),
+        problem_id: problem_id.to_owned(),
+        problem_version: version as u32,
+        package_digest: digest,
+        language: language.to_owned(),
+        source: source.to_owned(),
+        run_all_tests: false,
+    };
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Msg-Id", id.as_str());
+    let published = svc
+        .js
+        .publish_with_headers(
+            jobs::JOBS_SUBJECT,
+            h,
+            serde_json::to_vec(&job).expect("jobs serialise").into(),
+        )
+        .await;
+    match published {
+        Ok(ack) => {
+            if let Err(e) = ack.await {
+                tracing::warn!(submission = %id, error = %e, "job publish not acknowledged");
+            }
+        }
+        Err(e) => tracing::warn!(submission = %id, error = %e, "job not published"),
+    }
+    tracing::info!(submission = %id, "submission queued");
+    let mut answer = Answer::json(202, &json!({"id": id, "status": "queued"}));
+    answer.location = Some(format!("/api/submissions/{id}"));
+    Ok(answer)
+}
+
+/// The API view of a submission.
+pub fn view(d: &Document) -> Value {
+    let mut v = d.clone();
+    if let Some(id) = v.remove("_id") {
+        v.insert("id", id);
+    }
+    for internal in ["package_digest", "created_ms", "updated_ms"] {
+        v.remove(internal);
+    }
+    mongodb::bson::Bson::Document(v).into_relaxed_extjson()
+}
+
+/// `GET /api/submissions/{id}`: the owner or an admin; 404 for anyone else.
+pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, Failure> {
+    let user_id = caller.require_user()?;
+    let not_found = || Problem::new(404, "not_found", "No such submission");
+    let d = svc
+        .store
+        .submissions
+        .find_one(doc! {"_id": id})
+        .await
+        .map_err(store::unavailable)?
+        .ok_or_else(not_found)?;
+    if d.get_str("user_id").ok() != Some(user_id) && !caller.is_admin() {
+        return Err(not_found().into());
+    }
+    Ok(Answer::json(200, &view(&d)))
+}
