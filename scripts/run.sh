@@ -74,19 +74,29 @@ if [ -z "${MONGODB_URI:-}" ]; then
   export MONGODB_URI="mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
 fi
 
+# Streams, consumers and the package bucket (operator credentials), then the example problems
+# (each import is a no-op when the package has not changed).
+NATS_USER=admin NATS_PASSWORD="$NATS_ADMIN_PASSWORD" "$BIN/submission-worker" provision \
+  >>"$DATA_DIR/logs/provision.log" 2>&1
+NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" \
+  "$BIN/submission-worker" import "$ROOT"/examples/problems/*/ >>"$DATA_DIR/logs/provision.log" 2>&1
+
 export JWT_PRIVATE_KEY_FILE="$DATA_DIR/secrets/jwt-private.pem"
 export JWT_PUBLIC_KEY_FILE="$DATA_DIR/secrets/jwt-public.pem"
 
 NATS_USER=auth NATS_PASSWORD="$NATS_AUTH_PASSWORD" setsid "$BIN/auth-worker" serve \
   >"$DATA_DIR/logs/auth-worker.log" 2>&1 &
 pids+=($!)
-NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" setsid "$BIN/submission-worker" \
+NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" setsid "$BIN/submission-worker" serve \
   >"$DATA_DIR/logs/submission-worker.log" 2>&1 &
 pids+=($!)
-if "$BIN/judge-worker" --help 2>/dev/null | grep -q '^  serve'; then
-  NATS_USER=judge NATS_PASSWORD="$NATS_JUDGE_PASSWORD" setsid "$BIN/judge-worker" serve \
-    >"$DATA_DIR/logs/judge-worker.log" 2>&1 &
+# The judge's sandbox needs root (namespaces, cgroups); without it no judge runs.
+if [ "$(id -u)" -eq 0 ]; then
+  NATS_USER=judge NATS_PASSWORD="$NATS_JUDGE_PASSWORD" JUDGE_CACHE_DIR="$DATA_DIR/judge-cache" \
+    setsid "$BIN/judge-worker" serve >"$DATA_DIR/logs/judge-worker.log" 2>&1 &
   pids+=($!)
+else
+  echo "run: not root: the judge (sandbox) is not started; submissions will wait" >&2
 fi
 EDGE_ADDR="127.0.0.1:$EDGE_PORT" NATS_USER=edge NATS_PASSWORD="$NATS_EDGE_PASSWORD" setsid "$BIN/edge" \
   >"$DATA_DIR/logs/edge.log" 2>&1 &

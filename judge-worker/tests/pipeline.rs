@@ -32,6 +32,19 @@ fn start_judge(stack: &Stack) -> JudgeProcess {
     JudgeProcess(cmd.spawn().expect("starting judge-worker serve"), cache)
 }
 
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 async fn upload(stack: &Stack, token: &str, zip: Vec<u8>, query: &str) -> (u16, Value) {
     let r = stack
         .http
@@ -117,8 +130,22 @@ async fn upload_submit_and_get_a_verdict() {
     let (status, p) = upload(&stack, &admin, zip.clone(), "?id=aplusb").await;
     assert_eq!(
         (status, p["version"].as_i64()),
+        (201, Some(1)),
+        "the same bytes are the same version"
+    );
+    let changed = tempfile::tempdir().unwrap();
+    copy_dir(&examples.join("aplusb"), changed.path());
+    std::fs::write(
+        changed.path().join("problem_statement/problem.en.md"),
+        "# A+B\n\nAdd two numbers.\n",
+    )
+    .unwrap();
+    let zip2 = judge_worker::archive::pack_zip(changed.path()).unwrap();
+    let (status, p) = upload(&stack, &admin, zip2, "?id=aplusb").await;
+    assert_eq!(
+        (status, p["version"].as_i64()),
         (201, Some(2)),
-        "a re-upload is a new version"
+        "a changed package is a new version"
     );
     let (status, p) = upload(&stack, &user, zip.clone(), "?id=mine").await;
     assert_eq!(status, 403, "{p}");

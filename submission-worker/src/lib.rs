@@ -107,18 +107,25 @@ pub async fn handle(
     }
 }
 
+impl Service {
+    /// Connects to the store (applying migrations) and to NATS.
+    pub async fn connect(settings: &Settings) -> Result<Service, SubmissionError> {
+        let store = store::connect(&settings.mongodb_uri, &settings.database).await?;
+        store::migrate(&store).await?;
+        let client = common::nats::connect(&settings.nats, "submission-worker").await?;
+        Ok(Service {
+            store,
+            js: jetstream::new(client.clone()),
+            client,
+            languages: Mutex::new((None, Vec::new())),
+        })
+    }
+}
+
 /// Serves until `shutdown` resolves, applying results alongside.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), SubmissionError> {
-    let store = store::connect(&settings.mongodb_uri, &settings.database).await?;
-    store::migrate(&store).await?;
-    let client = common::nats::connect(&settings.nats, "submission-worker").await?;
-    let js = jetstream::new(client.clone());
-    let svc = Arc::new(Service {
-        store: store.clone(),
-        client: client.clone(),
-        js: js.clone(),
-        languages: Mutex::new((None, Vec::new())),
-    });
+    let svc = Arc::new(Service::connect(&settings).await?);
+    let (client, js, store) = (svc.client.clone(), svc.js.clone(), svc.store.clone());
     let service = common::service::start_service(
         &client,
         subjects::SERVICE,

@@ -15,6 +15,8 @@ enum Command {
     /// Create the JetStream streams, consumers and the package bucket (operator credentials:
     /// NATS_USER=admin).
     Provision,
+    /// Check and store problem packages (directories; each named after its folder).
+    Import { dirs: Vec<std::path::PathBuf> },
 }
 
 #[tokio::main]
@@ -34,6 +36,23 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("provisioning: {e}"))?;
             client.flush().await?;
             println!("streams, consumers and the package bucket are ready");
+        }
+        Command::Import { dirs } => {
+            let settings = submission_worker::Settings::from_env()?;
+            let svc = submission_worker::Service::connect(&settings).await?;
+            for dir in dirs {
+                let zip = judge_worker::archive::pack_zip(&dir)?;
+                let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                match submission_worker::problems::import(&svc, id, zip.into()).await {
+                    Ok(p) => println!("imported {} (version {})", p["id"], p["version"]),
+                    Err(f) => {
+                        let reasons: Vec<String> =
+                            f.problem.errors.iter().map(|e| e.message.clone()).collect();
+                        anyhow::bail!("{}: {} {}", dir.display(), f.problem, reasons.join("; "))
+                    }
+                }
+            }
+            svc.client.flush().await?;
         }
     }
     Ok(())

@@ -40,11 +40,21 @@ fn invalid_package(reasons: Vec<String>) -> Failure {
 
 /// `POST /api/problems` (admin).
 pub async fn create(svc: &Service, caller: &Caller, zip: Bytes) -> Result<Answer, Failure> {
-    let requested_id = caller.resource_id.clone();
     caller.require_user()?;
     if !caller.is_admin() {
         return Err(Problem::new(403, "forbidden", "Only admins may upload problems").into());
     }
+    let problem = import(svc, caller.resource_id.clone(), zip).await?;
+    Ok(Answer::json(201, &problem))
+}
+
+/// Checks a package and stores it as problem `requested_id` (default: the package's folder
+/// name); returns the problem's API view. Also used by `submission-worker import`.
+pub async fn import(
+    svc: &Service,
+    requested_id: Option<String>,
+    zip: Bytes,
+) -> Result<serde_json::Value, Failure> {
     // Unpack and parse off the async threads: a package can be large.
     let parsed = tokio::task::spawn_blocking({
         let zip = zip.clone();
@@ -77,6 +87,16 @@ pub async fn create(svc: &Service, caller: &Caller, zip: Bytes) -> Result<Answer
         return Err(Problem::field("id", "must be 1 to 64 letters, digits, '-' or '_'").into());
     }
     let digest = hex::encode(Sha256::digest(&zip));
+    // The same bytes again are the same version, not a new one.
+    let existing = svc
+        .store
+        .problems
+        .find_one(doc! {"_id": &id})
+        .await
+        .map_err(store::unavailable)?;
+    if let Some(existing) = existing.filter(|e| e.get_str("package_digest") == Ok(digest.as_str())) {
+        return Ok(view(&existing, true));
+    }
     let store = svc.js.get_object_store(PROBLEMS_BUCKET).await.map_err(|e| {
         Problem::new(503, "broker_unavailable", "The package store is unavailable").with_detail(e.to_string())
     })?;
@@ -113,7 +133,7 @@ pub async fn create(svc: &Service, caller: &Caller, zip: Bytes) -> Result<Answer
         .map_err(store::unavailable)?
         .ok_or_else(|| Problem::new(500, "internal", "The problem vanished"))?;
     tracing::info!(problem = %id, digest = %digest, "problem stored");
-    Ok(Answer::json(201, &view(&after, true)))
+    Ok(view(&after, true))
 }
 
 /// The API view of a stored problem; `full` adds statements and samples.
