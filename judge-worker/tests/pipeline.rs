@@ -74,6 +74,32 @@ async fn submit(stack: &Stack, token: &str, body: &Value) -> (u16, Value, Option
     (r.status().as_u16(), r.json().await.unwrap(), location)
 }
 
+/// Reads a submission's event stream to its end and returns the events' data.
+async fn read_events(stack: &Stack, token: &str, id: &str, last_event_id: Option<&str>) -> (u16, Vec<Value>) {
+    let mut req = stack
+        .http
+        .get(stack.url(&format!("/api/submissions/{id}/events")))
+        .bearer_auth(token);
+    if let Some(last) = last_event_id {
+        req = req.header("last-event-id", last);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    if status == 200 {
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+    }
+    let text = tokio::time::timeout(Duration::from_secs(90), r.text())
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    let events = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect();
+    (status, events)
+}
+
 async fn wait_judged(stack: &Stack, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -230,8 +256,32 @@ async fn upload_submit_and_get_a_verdict() {
         location.as_deref(),
         Some(format!("/api/submissions/{id}").as_str())
     );
+    // Watched live from just after submitting.
+    let (status, events) = read_events(&stack, &user, &id, None).await;
+    assert_eq!(status, 200);
+    let last = events.last().expect("at least the verdict");
+    assert_eq!(
+        (last["status"].as_str(), last["verdict"].as_str()),
+        (Some("judged"), Some("accepted")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().filter(|e| e["status"] == "judged").count() == 1,
+        "the stream ends after the verdict"
+    );
+    assert!(
+        events.len() >= 2,
+        "the current state first, then the changes: {events:?}"
+    );
+    assert_eq!(events[0]["id"], id.as_str());
     let judged = wait_judged(&stack, &user, &id).await;
     assert_eq!(judged["verdict"], "accepted", "{judged}");
+    // Joined late (or reconnecting): the verdict at once, then the end.
+    let (_, late) = read_events(&stack, &user, &id, Some("3")).await;
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0]["verdict"], "accepted");
+    let (status, _) = read_events(&stack, &other, &id, None).await;
+    assert_eq!(status, 404);
     assert_eq!(judged["problem_version"], 2);
     assert!(!judged["tests"].as_array().unwrap().is_empty(), "{judged}");
     // Only the owner (or an admin) sees it.

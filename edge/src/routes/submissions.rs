@@ -1,11 +1,19 @@
-//! `/api/submissions`: forwarded to the submission service.
+//! `/api/submissions`: forwarded to the submission service, and the live status stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
+use common::jobs::{self, GradingStatus, GradingUpdate};
 use common::subjects::submission;
+use futures::StreamExt;
+use serde_json::{json, Value};
 
 use crate::bridge::RequestId;
 use crate::error::ApiError;
@@ -16,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/submissions", post(create))
         .route("/api/submissions/{id}", get(one))
+        .route("/api/submissions/{id}/events", get(events))
 }
 
 async fn create(
@@ -44,4 +53,115 @@ async fn one(
             Bytes::new(),
         )
         .await
+}
+
+/// How long a live stream may stay open without reaching a verdict.
+const EVENTS_LIMIT: Duration = Duration::from_secs(600);
+
+/// An SSE event for a status; the id grows with progress, so a client's `Last-Event-ID` only
+/// says how far it got (every stream starts with the current state, so nothing is missed).
+fn event(id: u64, data: &Value) -> Event {
+    Event::default()
+        .event("status")
+        .id(id.to_string())
+        .data(data.to_string())
+}
+
+fn progress_id(status: &str, test: u64) -> u64 {
+    match status {
+        "queued" => 0,
+        "compiling" => 1,
+        "running" => 1 + test,
+        _ => u64::MAX / 2,
+    }
+}
+
+/// `GET /api/submissions/{id}/events`: the current state at once, then each change, ending after
+/// the verdict. A client that connects after the verdict gets it and the stream ends; a
+/// reconnect (with or without `Last-Event-ID`) starts again from the current state.
+async fn events(
+    State(s): State<AppState>,
+    Extension(id): Extension<RequestId>,
+    user: AuthUser,
+    Path(submission_id): Path<String>,
+) -> Result<Response, ApiError> {
+    // Subscribe before reading the current state, so no change falls between the two.
+    let subject = jobs::results_subject(&submission_id);
+    let updates = s
+        .bridge
+        .client
+        .subscribe(subject)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let current = s
+        .bridge
+        .call_about(
+            submission::SUBMISSIONS_GET,
+            Some(&user),
+            &id,
+            Some(&submission_id),
+            Bytes::new(),
+        )
+        .await?;
+    if current.status() != StatusCode::OK {
+        return Ok(current);
+    }
+    let body = axum::body::to_bytes(current.into_body(), 16 << 20)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let state: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let status = state["status"].as_str().unwrap_or("queued").to_owned();
+    let first = event(
+        progress_id(&status, state["progress"]["test"].as_u64().unwrap_or(0)),
+        &state,
+    );
+    let live = Live {
+        first: Some(first),
+        done: status == "judged",
+        updates,
+        submission_id,
+        deadline: tokio::time::Instant::now() + EVENTS_LIMIT,
+    };
+    let stream = futures::stream::unfold(live, |mut live| async move {
+        if let Some(first) = live.first.take() {
+            return Some((Ok::<_, Infallible>(first), live));
+        }
+        if live.done {
+            return None;
+        }
+        loop {
+            let msg = tokio::time::timeout_at(live.deadline, live.updates.next())
+                .await
+                .ok()??;
+            let Ok(update) = serde_json::from_slice::<GradingUpdate>(&msg.payload) else {
+                continue;
+            };
+            let sid = &live.submission_id;
+            let (id, data) = match &update.status {
+                GradingStatus::Compiling => (1, json!({"id": sid, "status": "compiling"})),
+                GradingStatus::Running { test, of } => (
+                    1 + u64::from(*test),
+                    json!({"id": sid, "status": "running", "progress": {"test": test, "of": of}}),
+                ),
+                GradingStatus::Judged { report } => {
+                    live.done = true;
+                    let mut data = serde_json::to_value(report).unwrap_or_default();
+                    data["id"] = json!(sid);
+                    data["status"] = json!("judged");
+                    (progress_id("judged", 0), data)
+                }
+            };
+            return Some((Ok(event(id, &data)), live));
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// One client's live stream.
+struct Live {
+    first: Option<Event>,
+    done: bool,
+    updates: async_nats::Subscriber,
+    submission_id: String,
+    deadline: tokio::time::Instant,
 }
