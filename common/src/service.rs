@@ -29,6 +29,8 @@ pub struct Caller {
     pub request_id: String,
     /// The id the URL names, for endpoints about one resource.
     pub resource_id: Option<String>,
+    /// The client's `Idempotency-Key`, for creating endpoints.
+    pub idempotency_key: Option<String>,
 }
 
 impl Caller {
@@ -39,6 +41,7 @@ impl Caller {
             role: get(headers::USER_ROLE).and_then(|r| Role::parse(&r)),
             request_id: get(headers::REQUEST_ID).unwrap_or_else(|| "-".to_owned()),
             resource_id: get(headers::RESOURCE_ID),
+            idempotency_key: get(headers::IDEMPOTENCY_KEY),
         }
     }
 

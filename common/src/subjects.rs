@@ -22,6 +22,7 @@ pub mod submission {
     pub const PROBLEMS_GET: &str = "submission.problems.get";
     pub const SUBMISSIONS_CREATE: &str = "submission.submissions.create";
     pub const SUBMISSIONS_GET: &str = "submission.submissions.get";
+    pub const SUBMISSIONS_LIST: &str = "submission.submissions.list";
 }
 
 /// The judge service (`nats micro info judge`): its metadata lists the languages it runs.
@@ -44,6 +45,8 @@ pub mod headers {
     pub const RETRY_AFTER: &str = "Retry-After";
     /// Where a created resource lives (sent with 201 and 202).
     pub const LOCATION: &str = "Location";
+    /// The client's `Idempotency-Key`, passed through.
+    pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
     /// The id the URL names (`/api/problems/{id}`, `POST /api/problems?id=`), if any.
     pub const RESOURCE_ID: &str = "X-Resource-Id";
 }

@@ -33,6 +33,19 @@ impl Bridge {
         self.call_about(subject, caller, request_id, None, body).await
     }
 
+    /// Like [`Bridge::call`], passing the client's `Idempotency-Key` on.
+    pub async fn call_idempotent(
+        &self,
+        subject: &'static str,
+        caller: Option<&AuthUser>,
+        request_id: &RequestId,
+        idempotency_key: Option<&str>,
+        body: Bytes,
+    ) -> Result<Response, ApiError> {
+        self.call_with(subject, caller, request_id, None, idempotency_key, body)
+            .await
+    }
+
     /// Like [`Bridge::call`], naming the resource the URL is about.
     pub async fn call_about(
         &self,
@@ -42,10 +55,26 @@ impl Bridge {
         resource_id: Option<&str>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
+        self.call_with(subject, caller, request_id, resource_id, None, body)
+            .await
+    }
+
+    async fn call_with(
+        &self,
+        subject: &'static str,
+        caller: Option<&AuthUser>,
+        request_id: &RequestId,
+        resource_id: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Bytes,
+    ) -> Result<Response, ApiError> {
         let mut h = HeaderMap::new();
         h.insert(headers::REQUEST_ID, request_id.0.as_str());
         if let Some(id) = resource_id {
             h.insert(headers::RESOURCE_ID, id);
+        }
+        if let Some(key) = idempotency_key {
+            h.insert(headers::IDEMPOTENCY_KEY, key);
         }
         if let Some(user) = caller {
             h.insert(headers::USER_ID, user.user_id.as_str());

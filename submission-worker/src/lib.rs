@@ -101,6 +101,7 @@ pub async fn handle(
         subjects::PROBLEMS_GET => problems::get(&svc, &resource_id(&caller)?).await,
         subjects::SUBMISSIONS_CREATE => submissions::create(&svc, &caller, &body).await,
         subjects::SUBMISSIONS_GET => submissions::get(&svc, &caller, &resource_id(&caller)?).await,
+        subjects::SUBMISSIONS_LIST => submissions::list(&svc, &caller, &body).await,
         other => Err(Problem::new(404, "not_found", "No such operation")
             .with_detail(other.to_owned())
             .into()),
@@ -145,6 +146,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         subjects::PROBLEMS_GET,
         subjects::SUBMISSIONS_CREATE,
         subjects::SUBMISSIONS_GET,
+        subjects::SUBMISSIONS_LIST,
     ];
     common::service::serve(
         service,

@@ -37,21 +37,51 @@ pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store>
 }
 
 pub fn migrations() -> Vec<Migration> {
-    vec![Migration {
-        version: 1,
-        name: "submissions by user and time",
-        apply: |db| {
-            async move {
-                let index = IndexModel::builder()
-                    .keys(doc! {"user_id": 1, "created_ms": -1})
-                    .options(IndexOptions::builder().name("user_time".to_owned()).build())
-                    .build();
-                db.collection::<Document>(SUBMISSIONS).create_index(index).await?;
-                Ok(())
-            }
-            .boxed()
+    vec![
+        Migration {
+            version: 1,
+            name: "submissions by user and time",
+            apply: |db| {
+                async move {
+                    let index = IndexModel::builder()
+                        .keys(doc! {"user_id": 1, "created_ms": -1})
+                        .options(IndexOptions::builder().name("user_time".to_owned()).build())
+                        .build();
+                    db.collection::<Document>(SUBMISSIONS).create_index(index).await?;
+                    Ok(())
+                }
+                .boxed()
+            },
         },
-    }]
+        Migration {
+            version: 2,
+            name: "idempotency keys and id-ordered listing",
+            apply: |db| {
+                async move {
+                    let submissions = db.collection::<Document>(SUBMISSIONS);
+                    let idem = IndexModel::builder()
+                        .keys(doc! {"idem": 1})
+                        .options(
+                            IndexOptions::builder()
+                                .unique(true)
+                                .name("idem_unique".to_owned())
+                                .build(),
+                        )
+                        .build();
+                    submissions.create_index(idem).await?;
+                    // `order` repeats the (time-ordered) id: an index that pairs `_id` with another
+                    // key is not portable to every MongoDB-wire server.
+                    let by_order = IndexModel::builder()
+                        .keys(doc! {"user_id": 1, "order": -1})
+                        .options(IndexOptions::builder().name("user_order".to_owned()).build())
+                        .build();
+                    submissions.create_index(by_order).await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
+    ]
 }
 
 pub async fn migrate(store: &Store) -> Result<(), migrate::MigrateError> {

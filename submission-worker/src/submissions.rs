@@ -89,18 +89,41 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
         .unwrap_or(1);
     let digest = problem.get_str("package_digest").unwrap_or_default().to_owned();
+    // Ids are UUIDv7: ordered by time, so listing pages by id.
     let id = uuid::Uuid::now_v7().to_string();
     let now_ms = chrono::Utc::now().timestamp_millis();
+    // `idem` is unique: the user's idempotency key, or the id itself when there is none. A
+    // repeated key is caught by the index, not by a read before the write.
+    let idem = match &caller.idempotency_key {
+        Some(key) => format!("{user_id}:{key}"),
+        None => id.clone(),
+    };
     let record = doc! {
         "_id": &id, "user_id": &user_id, "problem_id": problem_id, "problem_version": version,
         "package_digest": &digest, "language": language, "source": source, "status": "queued",
-        "created_at": mongodb::bson::DateTime::from_millis(now_ms), "created_ms": now_ms,
+        "created_at": mongodb::bson::DateTime::from_millis(now_ms), "created_ms": now_ms, "idem": &idem, "order": &id,
     };
-    svc.store
-        .submissions
-        .insert_one(record)
-        .await
-        .map_err(store::unavailable)?;
+    match svc.store.submissions.insert_one(record).await {
+        Ok(_) => {}
+        Err(e) if common::migrate::is_duplicate_key(&e) => {
+            let existing = svc
+                .store
+                .submissions
+                .find_one(doc! {"idem": &idem})
+                .await
+                .map_err(store::unavailable)?
+                .ok_or_else(|| {
+                    Problem::new(409, "conflict", "The idempotency key is being used right now")
+                })?;
+            let existing_id = existing.get_str("_id").unwrap_or_default().to_owned();
+            let status = existing.get_str("status").unwrap_or("queued");
+            let mut answer = Answer::json(202, &json!({"id": existing_id, "status": status}));
+            answer.location = Some(format!("/api/submissions/{existing_id}"));
+            return Ok(answer);
+        }
+        Err(e) => return Err(store::unavailable(e).into()),
+    }
+
     let job = GradingJob {
         submission_id: id.clone(),
         problem_id: problem_id.to_owned(),
@@ -140,7 +163,7 @@ pub fn view(d: &Document) -> Value {
     if let Some(id) = v.remove("_id") {
         v.insert("id", id);
     }
-    for internal in ["package_digest", "created_ms", "updated_ms"] {
+    for internal in ["package_digest", "created_ms", "updated_ms", "idem", "order"] {
         v.remove(internal);
     }
     mongodb::bson::Bson::Document(v).into_relaxed_extjson()
@@ -161,4 +184,73 @@ pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, Fai
         return Err(not_found().into());
     }
     Ok(Answer::json(200, &view(&d)))
+}
+
+/// Statuses a list may be filtered by.
+const STATUSES: [&str; 4] = ["queued", "compiling", "running", "judged"];
+
+/// `GET /api/submissions`: the caller's own submissions, newest first, paged by cursor (the last
+/// id of the previous page) over the `(user_id, order)` index; sources are left out.
+pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
+    use futures::TryStreamExt;
+    let user_id = caller.require_user()?;
+    let query: std::collections::HashMap<String, String> = serde_json::from_slice(body).unwrap_or_default();
+    let mut errors = Vec::new();
+    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
+        None => 20,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            field(&mut errors, "limit", "must be a whole number from 1 to 100");
+            20
+        }
+    };
+    let mut filter = doc! {"user_id": user_id};
+    if let Some(cursor) = query.get("cursor") {
+        match uuid::Uuid::parse_str(cursor) {
+            Ok(c) => {
+                filter.insert("order", doc! {"$lt": c.to_string()});
+            }
+            Err(_) => field(&mut errors, "cursor", "is not a cursor this API gave out"),
+        }
+    }
+    if let Some(problem) = query.get("problem_id") {
+        filter.insert("problem_id", problem);
+    }
+    if let Some(status) = query.get("status") {
+        if STATUSES.contains(&status.as_str()) {
+            filter.insert("status", status);
+        } else {
+            field(
+                &mut errors,
+                "status",
+                "must be queued, compiling, running or judged",
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors).into());
+    }
+    let docs: Vec<Document> = svc
+        .store
+        .submissions
+        .find(filter)
+        .sort(doc! {"order": -1})
+        .limit(limit + 1)
+        .projection(doc! {"source": 0, "tests": 0, "compile_output": 0})
+        .await
+        .map_err(store::unavailable)?
+        .try_collect()
+        .await
+        .map_err(store::unavailable)?;
+    let more = docs.len() as i64 > limit;
+    let items: Vec<Value> = docs.iter().take(limit as usize).map(view).collect();
+    let next_cursor = if more {
+        items.last().map(|i| i["id"].clone())
+    } else {
+        None
+    };
+    Ok(Answer::json(
+        200,
+        &json!({"items": items, "next_cursor": next_cursor}),
+    ))
 }

@@ -284,6 +284,27 @@ impl Stack {
     }
 }
 
+/// A stand-in judge for tests that need languages offered but no grading: it joins NATS as the
+/// `judge` service (with the judge's credentials) and advertises `languages`; it never pulls jobs,
+/// so submissions stay queued. Dropping it leaves NATS.
+pub async fn advertise_languages(nats: &NatsServer, languages: &[&str]) -> async_nats::service::Service {
+    use async_nats::service::ServiceExt;
+    let list: Vec<Value> = languages
+        .iter()
+        .map(|id| json!({"id": id, "name": id, "version": "test 1.0"}))
+        .collect();
+    let client = nats.client("judge").await;
+    client
+        .service_builder()
+        .metadata(std::collections::HashMap::from([(
+            "languages".to_owned(),
+            Value::Array(list).to_string(),
+        )]))
+        .start("judge", "0.0.0")
+        .await
+        .expect("starting the stand-in judge")
+}
+
 /// How many instances of `service` answer one `$SRV.PING.<service>` within 300 ms.
 pub async fn ping_instances(client: &async_nats::Client, service: &str) -> usize {
     let inbox = client.new_inbox();

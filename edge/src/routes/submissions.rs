@@ -3,8 +3,10 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,19 +24,57 @@ use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/submissions", post(create))
+        .route("/api/submissions", post(create).get(list))
         .route("/api/submissions/{id}", get(one))
         .route("/api/submissions/{id}/events", get(events))
 }
 
+/// `POST /api/submissions`, honouring `Idempotency-Key`.
 async fn create(
     State(s): State<AppState>,
     Extension(id): Extension<RequestId>,
     user: AuthUser,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // A key NATS cannot carry (not visible ASCII, too long) is refused by name.
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            Some(k) => Some(k.to_owned()),
+            None => {
+                return Err(ApiError::Problem(common::Problem::field(
+                    "Idempotency-Key",
+                    "must be 1 to 128 visible ASCII characters",
+                )))
+            }
+        },
+    };
     s.bridge
-        .call(submission::SUBMISSIONS_CREATE, Some(&user), &id, body)
+        .call_idempotent(
+            submission::SUBMISSIONS_CREATE,
+            Some(&user),
+            &id,
+            key.as_deref(),
+            body,
+        )
+        .await
+}
+
+/// `GET /api/submissions?problem_id=&status=&limit=&cursor=`: the query goes on as a JSON object.
+async fn list(
+    State(s): State<AppState>,
+    Extension(id): Extension<RequestId>,
+    user: AuthUser,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(&query).expect("a map of strings serialises");
+    s.bridge
+        .call(submission::SUBMISSIONS_LIST, Some(&user), &id, body.into())
         .await
 }
 

@@ -1,0 +1,187 @@
+//! Submissions without grading (a stand-in judge only advertises languages): idempotency,
+//! ownership, listing with filters and cursor paging, validation.
+
+use serde_json::{json, Value};
+use system_tests::{Stack, StackOptions};
+
+async fn setup() -> (Stack, async_nats::service::Service, String, String) {
+    let stack = Stack::start(StackOptions {
+        admin: Some(auth_worker::config::AdminAccount {
+            username: "admin".into(),
+            password: "admin password".into(),
+            email: "admin@example.org".into(),
+        }),
+        ..StackOptions::default()
+    })
+    .await;
+    let judge = system_tests::stack::advertise_languages(&stack.nats, &["c", "python3"]).await;
+    let admin = stack.login("admin", "admin password").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
+    for id in ["aplusb", "average"] {
+        let zip = judge_worker::archive::pack_zip(&root.join(id)).unwrap();
+        let r = stack
+            .http
+            .post(stack.url(&format!("/api/problems?id={id}")))
+            .bearer_auth(&admin)
+            .body(zip)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    stack.register("sam", "correct horse battery").await;
+    let user = stack.login("sam", "correct horse battery").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (stack, judge, admin, user)
+}
+
+async fn submit(stack: &Stack, token: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = stack
+        .http
+        .post(stack.url("/api/submissions"))
+        .bearer_auth(token)
+        .json(body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_give_the_same_submission() {
+    let (stack, _judge, admin, user) = setup().await;
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": "int main(){}"});
+    let (s1, a) = submit(&stack, &user, &body, Some("key-1")).await;
+    let (s2, b) = submit(&stack, &user, &body, Some("key-1")).await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(a["id"], b["id"], "same key, same user: the same submission");
+    // Concurrent repeats too.
+    let repeats = (0..5).map(|_| submit(&stack, &user, &body, Some("key-2")));
+    let ids: std::collections::HashSet<String> = futures::future::join_all(repeats)
+        .await
+        .into_iter()
+        .map(|(s, v)| {
+            assert_eq!(s, 202, "{v}");
+            v["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    // Another user's identical key is their own.
+    let (_, c) = submit(&stack, &admin, &body, Some("key-1")).await;
+    assert_ne!(c["id"], a["id"]);
+    // No key: a new submission each time.
+    let (_, d) = submit(&stack, &user, &body, None).await;
+    let (_, e) = submit(&stack, &user, &body, None).await;
+    assert_ne!(d["id"], e["id"]);
+    // A key that cannot be carried is refused by name.
+    let r = stack
+        .http
+        .post(stack.url("/api/submissions"))
+        .bearer_auth(&user)
+        .header("idempotency-key", "x".repeat(200))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["errors"][0]["field"], "Idempotency-Key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_submissions_newest_first_with_cursor_paging() {
+    let (stack, _judge, admin, user) = setup().await;
+    let mut created = Vec::new();
+    for i in 0..7 {
+        let problem = if i % 2 == 0 { "aplusb" } else { "average" };
+        let (s, v) = submit(
+            &stack,
+            &user,
+            &json!({"problem_id": problem, "language": "python3", "source": format!("print({i})")}),
+            None,
+        )
+        .await;
+        assert_eq!(s, 202, "{v}");
+        created.push(v["id"].as_str().unwrap().to_owned());
+    }
+    submit(
+        &stack,
+        &admin,
+        &json!({"problem_id": "aplusb", "language": "c", "source": "x"}),
+        None,
+    )
+    .await;
+
+    let page = |query: String| {
+        let stack = &stack;
+        let user = user.clone();
+        async move {
+            let r = stack.get_auth(&format!("/api/submissions{query}"), &user).await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            None => "?limit=3".to_owned(),
+            Some(c) => format!("?limit=3&cursor={c}"),
+        };
+        let (status, body) = page(q).await;
+        assert_eq!(status, 200, "{body}");
+        let items = body["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        for item in items {
+            assert!(item.get("source").is_none(), "lists leave sources out");
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let mut newest_first = created.clone();
+    newest_first.reverse();
+    assert_eq!(
+        seen, newest_first,
+        "own submissions only, newest first, each once"
+    );
+
+    let (_, body) = page("?problem_id=average".to_owned()).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 3);
+    assert!(body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["problem_id"] == "average"));
+    let (_, body) = page("?status=queued&limit=100".to_owned()).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 7);
+    let (_, body) = page("?status=judged".to_owned()).await;
+    assert!(body["items"].as_array().unwrap().is_empty());
+
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=101", "limit"),
+        ("?limit=abc", "limit"),
+        ("?cursor=not-a-cursor", "cursor"),
+        ("?status=lost", "status"),
+    ] {
+        let (status, p) = page(query.to_owned()).await;
+        assert_eq!(status, 422, "{query}: {p}");
+        assert_eq!(p["errors"][0]["field"], field, "{query}: {p}");
+    }
+    let r = stack
+        .http
+        .get(stack.url("/api/submissions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
