@@ -62,6 +62,9 @@ pub struct Service {
     languages: Mutex<(Option<Instant>, Vec<languages::Language>)>,
 }
 
+/// How often the outbox is swept for jobs that could not be published when saved.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
 /// How long the judges' language list is reused before asking again.
 const LANGUAGES_FRESH: Duration = Duration::from_secs(2);
 
@@ -138,6 +141,23 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let applier = tokio::spawn(results::run(js, store, async move {
         let _ = results_stopped.await;
     }));
+    let (stop_sweep, mut sweep_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweeper = tokio::spawn({
+        let svc = svc.clone();
+        async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {
+                        if let Err(e) = submissions::sweep(&svc).await {
+                            tracing::warn!(error = %e, "outbox sweep");
+                        }
+                    }
+                    _ = &mut sweep_stopped => return,
+                }
+            }
+        }
+    });
     tracing::info!("submission service ready");
     let endpoints = [
         subjects::LANGUAGES,
@@ -157,7 +177,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     )
     .await?;
     let _ = stop_results.send(());
+    let _ = stop_sweep.send(());
     let _ = applier.await;
+    let _ = sweeper.await;
     common::service::drain(&client).await;
     tracing::info!("submission worker stopped");
     Ok(())

@@ -76,6 +76,11 @@ pub fn migrations() -> Vec<Migration> {
                         .options(IndexOptions::builder().name("user_order".to_owned()).build())
                         .build();
                     submissions.create_index(by_order).await?;
+                    let outbox = IndexModel::builder()
+                        .keys(doc! {"outbox": 1, "created_ms": 1})
+                        .options(IndexOptions::builder().name("outbox".to_owned()).build())
+                        .build();
+                    submissions.create_index(outbox).await?;
                     Ok(())
                 }
                 .boxed()

@@ -102,6 +102,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         "_id": &id, "user_id": &user_id, "problem_id": problem_id, "problem_version": version,
         "package_digest": &digest, "language": language, "source": source, "status": "queued",
         "created_at": mongodb::bson::DateTime::from_millis(now_ms), "created_ms": now_ms, "idem": &idem, "order": &id,
+        "outbox": "pending",
     };
     match svc.store.submissions.insert_one(record).await {
         Ok(_) => {}
@@ -133,24 +134,9 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         source: source.to_owned(),
         run_all_tests: false,
     };
-    let mut h = async_nats::HeaderMap::new();
-    h.insert("Nats-Msg-Id", id.as_str());
-    let published = svc
-        .js
-        .publish_with_headers(
-            jobs::JOBS_SUBJECT,
-            h,
-            serde_json::to_vec(&job).expect("jobs serialise").into(),
-        )
-        .await;
-    match published {
-        Ok(ack) => {
-            if let Err(e) = ack.await {
-                tracing::warn!(submission = %id, error = %e, "job publish not acknowledged");
-            }
-        }
-        Err(e) => tracing::warn!(submission = %id, error = %e, "job not published"),
-    }
+    // Saved with `outbox: pending`; a job that cannot be published now (the broker is away)
+    // is published later by the sweep, so the client's 202 stands either way.
+    publish(svc, &job).await;
     tracing::info!(submission = %id, "submission queued");
     let mut answer = Answer::json(202, &json!({"id": id, "status": "queued"}));
     answer.location = Some(format!("/api/submissions/{id}"));
@@ -163,7 +149,14 @@ pub fn view(d: &Document) -> Value {
     if let Some(id) = v.remove("_id") {
         v.insert("id", id);
     }
-    for internal in ["package_digest", "created_ms", "updated_ms", "idem", "order"] {
+    for internal in [
+        "package_digest",
+        "created_ms",
+        "updated_ms",
+        "idem",
+        "order",
+        "outbox",
+    ] {
         v.remove(internal);
     }
     mongodb::bson::Bson::Document(v).into_relaxed_extjson()
@@ -253,4 +246,83 @@ pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer,
         200,
         &json!({"items": items, "next_cursor": next_cursor}),
     ))
+}
+
+/// Publishes a job (message id = submission id, so a repeat within the dedup window is
+/// dropped) and, once JetStream has it, marks the submission's outbox entry done. Returns
+/// whether the job is in the stream.
+pub async fn publish(svc: &Service, job: &GradingJob) -> bool {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Msg-Id", job.submission_id.as_str());
+    let body = serde_json::to_vec(job).expect("jobs serialise");
+    let stored = match svc
+        .js
+        .publish_with_headers(jobs::JOBS_SUBJECT, h, body.into())
+        .await
+    {
+        Ok(ack) => ack.await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = stored {
+        tracing::warn!(submission = %job.submission_id, error = %e, "job not published yet; the sweep will retry");
+        return false;
+    }
+    let done = svc
+        .store
+        .submissions
+        .update_one(
+            doc! {"_id": &job.submission_id},
+            doc! {"$set": {"outbox": "done"}},
+        )
+        .await;
+    if let Err(e) = done {
+        // Harmless: the sweep publishes it again and JetStream drops the duplicate.
+        tracing::warn!(submission = %job.submission_id, error = %e, "marking the job published");
+    }
+    true
+}
+
+/// How old a pending outbox entry must be before the sweep takes it (the request that saved
+/// it is normally publishing it itself).
+const SWEEP_AGE_MS: i64 = 3_000;
+
+/// Publishes the jobs of submissions saved but not yet in the stream. Every replica sweeps;
+/// duplicates are dropped by JetStream's message-id dedup.
+pub async fn sweep(svc: &Service) -> Result<usize, mongodb::error::Error> {
+    use futures::TryStreamExt;
+    let before = chrono::Utc::now().timestamp_millis() - SWEEP_AGE_MS;
+    let pending: Vec<Document> = svc
+        .store
+        .submissions
+        .find(doc! {"outbox": "pending", "created_ms": {"$lt": before}})
+        .limit(200)
+        .await?
+        .try_collect()
+        .await?;
+    let mut published = 0;
+    for d in pending {
+        let int = |k: &str| {
+            d.get(k)
+                .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
+                .unwrap_or(1)
+        };
+        let job = GradingJob {
+            submission_id: d.get_str("_id").unwrap_or_default().to_owned(),
+            problem_id: d.get_str("problem_id").unwrap_or_default().to_owned(),
+            problem_version: int("problem_version") as u32,
+            package_digest: d.get_str("package_digest").unwrap_or_default().to_owned(),
+            language: d.get_str("language").unwrap_or_default().to_owned(),
+            source: d.get_str("source").unwrap_or_default().to_owned(),
+            run_all_tests: false,
+        };
+        if publish(svc, &job).await {
+            published += 1;
+        } else {
+            break;
+        }
+    }
+    if published > 0 {
+        tracing::info!(published, "outbox sweep published jobs");
+    }
+    Ok(published)
 }

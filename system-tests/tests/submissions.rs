@@ -185,3 +185,45 @@ async fn own_submissions_newest_first_with_cursor_paging() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_could_not_be_published_is_published_later() {
+    let (stack, _judge, _admin, user) = setup().await;
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    // No jobs stream: publishing fails, the submission is saved all the same.
+    js.delete_stream(common::jobs::JOBS_STREAM).await.unwrap();
+    let (status, created) = submit(
+        &stack,
+        &user,
+        &json!({"problem_id": "aplusb", "language": "c", "source": "int main(){}"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let got: Value = stack
+        .get_auth(&format!("/api/submissions/{id}"), &user)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "queued");
+
+    // The stream comes back: the sweep publishes the job, once.
+    common::jobs::provision(&js).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut stream = js.get_stream(common::jobs::JOBS_STREAM).await.unwrap();
+    while stream.info().await.unwrap().state.messages == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweep never published the job"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let msg = stream.get_raw_message(1).await.unwrap();
+    let job: common::jobs::GradingJob = serde_json::from_slice(&msg.payload).unwrap();
+    assert_eq!(job.submission_id, id);
+    assert_eq!(job.source, "int main(){}");
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(stream.info().await.unwrap().state.messages, 1, "published once");
+}
