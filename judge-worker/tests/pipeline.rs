@@ -126,6 +126,8 @@ async fn upload_submit_and_get_a_verdict() {
             email: "admin@example.org".into(),
         }),
         body_limit: 256 * 1024,
+        // One at a time: the second submission is accepted only if judging the first freed its slot.
+        max_queued: 1,
         ..StackOptions::default()
     })
     .await;

@@ -3,6 +3,7 @@
 //! judges' results.
 
 pub mod languages;
+pub mod limits;
 pub mod problems;
 pub mod results;
 pub mod store;
@@ -29,6 +30,8 @@ pub struct Settings {
     pub database: String,
     /// `SUBMISSION_MAX_IN_FLIGHT`, default 256.
     pub max_in_flight: usize,
+    /// Per-user limits (`SUBMISSION_MAX_QUEUED`, `SUBMISSION_PER_MINUTE`).
+    pub limits: limits::Limits,
 }
 
 impl Settings {
@@ -38,6 +41,10 @@ impl Settings {
             mongodb_uri: config::var("MONGODB_URI").unwrap_or_else(|| "mongodb://127.0.0.1:27017".to_owned()),
             database: config::var("MONGODB_DB").unwrap_or_else(|| "judge".to_owned()),
             max_in_flight: config::parse_or("SUBMISSION_MAX_IN_FLIGHT", 256)?,
+            limits: limits::Limits {
+                max_queued: config::parse_or("SUBMISSION_MAX_QUEUED", 5)?,
+                per_minute: config::parse_or("SUBMISSION_PER_MINUTE", 15)?,
+            },
         })
     }
 }
@@ -57,6 +64,7 @@ pub enum SubmissionError {
 /// What every handler shares.
 pub struct Service {
     pub store: store::Store,
+    pub limits: limits::Limits,
     pub client: async_nats::Client,
     pub js: jetstream::Context,
     languages: Mutex<(Option<Instant>, Vec<languages::Language>)>,
@@ -119,6 +127,7 @@ impl Service {
         let client = common::nats::connect(&settings.nats, "submission-worker").await?;
         Ok(Service {
             store,
+            limits: settings.limits,
             js: jetstream::new(client.clone()),
             client,
             languages: Mutex::new((None, Vec::new())),

@@ -37,7 +37,19 @@ pub async fn apply(store: &Store, update: &GradingUpdate) -> mongodb::error::Res
             set
         }
     };
-    store.submissions.update_one(filter, doc! {"$set": set}).await?;
+    let judged = matches!(update.status, GradingStatus::Judged { .. });
+    if judged {
+        // Exactly one application moves a submission to judged; that one frees its queue slot.
+        let before = store
+            .submissions
+            .find_one_and_update(filter, doc! {"$set": set})
+            .await?;
+        if let Some(user) = before.as_ref().and_then(|b| b.get_str("user_id").ok()) {
+            crate::limits::release(&store.limits, user).await;
+        }
+    } else {
+        store.submissions.update_one(filter, doc! {"$set": set}).await?;
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub struct Store {
     pub db: Database,
     pub problems: Collection<Document>,
     pub submissions: Collection<Document>,
+    pub limits: Collection<Document>,
 }
 
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
@@ -32,6 +33,7 @@ pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store>
     Ok(Store {
         problems: db.collection(PROBLEMS),
         submissions: db.collection(SUBMISSIONS),
+        limits: db.collection(crate::limits::COLLECTION),
         db,
     })
 }

@@ -104,9 +104,24 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         "created_at": mongodb::bson::DateTime::from_millis(now_ms), "created_ms": now_ms, "idem": &idem, "order": &id,
         "outbox": "pending",
     };
+    // A repeat of an accepted request gets its submission back, whatever the limits say now.
+    if caller.idempotency_key.is_some() {
+        if let Some(existing) = svc
+            .store
+            .submissions
+            .find_one(doc! {"idem": &idem})
+            .await
+            .map_err(store::unavailable)?
+        {
+            return Ok(accepted(&existing));
+        }
+    }
+    crate::limits::acquire(&svc.store.limits, svc.limits, &user_id).await?;
     match svc.store.submissions.insert_one(record).await {
         Ok(_) => {}
         Err(e) if common::migrate::is_duplicate_key(&e) => {
+            // A repeat of an earlier request: it takes no slot of its own.
+            crate::limits::release(&svc.store.limits, &user_id).await;
             let existing = svc
                 .store
                 .submissions
@@ -116,13 +131,12 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
                 .ok_or_else(|| {
                     Problem::new(409, "conflict", "The idempotency key is being used right now")
                 })?;
-            let existing_id = existing.get_str("_id").unwrap_or_default().to_owned();
-            let status = existing.get_str("status").unwrap_or("queued");
-            let mut answer = Answer::json(202, &json!({"id": existing_id, "status": status}));
-            answer.location = Some(format!("/api/submissions/{existing_id}"));
-            return Ok(answer);
+            return Ok(accepted(&existing));
         }
-        Err(e) => return Err(store::unavailable(e).into()),
+        Err(e) => {
+            crate::limits::release(&svc.store.limits, &user_id).await;
+            return Err(store::unavailable(e).into());
+        }
     }
 
     let job = GradingJob {
@@ -141,6 +155,15 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     let mut answer = Answer::json(202, &json!({"id": id, "status": "queued"}));
     answer.location = Some(format!("/api/submissions/{id}"));
     Ok(answer)
+}
+
+/// The 202 answer for an existing submission (an idempotent repeat).
+fn accepted(existing: &Document) -> Answer {
+    let id = existing.get_str("_id").unwrap_or_default();
+    let status = existing.get_str("status").unwrap_or("queued");
+    let mut answer = Answer::json(202, &json!({"id": id, "status": status}));
+    answer.location = Some(format!("/api/submissions/{id}"));
+    answer
 }
 
 /// The API view of a submission.

@@ -21,6 +21,8 @@ pub struct StackOptions {
     pub admin: Option<auth_worker::config::AdminAccount>,
     pub cors_origins: Vec<String>,
     pub body_limit: usize,
+    pub max_queued: i64,
+    pub per_minute: i64,
 }
 
 impl Default for StackOptions {
@@ -34,6 +36,8 @@ impl Default for StackOptions {
             admin: None,
             cors_origins: vec!["http://localhost:3000".to_owned()],
             body_limit: 64 * 1024,
+            max_queued: 1000,
+            per_minute: 1000,
         }
     }
 }
@@ -166,6 +170,10 @@ impl Stack {
             mongodb_uri: self.mongo.uri.clone(),
             database: self.mongo.database.clone(),
             max_in_flight: 64,
+            limits: submission_worker::limits::Limits {
+                max_queued: self.options.max_queued,
+                per_minute: self.options.per_minute,
+            },
         }
     }
 

@@ -5,16 +5,20 @@ use serde_json::{json, Value};
 use system_tests::{Stack, StackOptions};
 
 async fn setup() -> (Stack, async_nats::service::Service, String, String) {
-    let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start(StackOptions::default()).await;
     let judge = system_tests::stack::advertise_languages(&stack.nats, &["c", "python3"]).await;
+    let (admin, user) = problems_and_users(&stack).await;
+    (stack, judge, admin, user)
+}
+
+/// Creates an admin (through the start-up path), uploads two example problems and registers a
+/// user; returns (admin token, user token).
+async fn problems_and_users(stack: &Stack) -> (String, String) {
+    let accounts = auth_worker::accounts(&stack.auth_settings()).await.unwrap();
+    accounts
+        .ensure_admin("admin", "admin@example.org", "admin password")
+        .await
+        .unwrap();
     let admin = stack.login("admin", "admin password").await["access_token"]
         .as_str()
         .unwrap()
@@ -37,7 +41,7 @@ async fn setup() -> (Stack, async_nats::service::Service, String, String) {
         .as_str()
         .unwrap()
         .to_owned();
-    (stack, judge, admin, user)
+    (admin, user)
 }
 
 async fn submit(stack: &Stack, token: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
@@ -226,4 +230,65 @@ async fn a_job_that_could_not_be_published_is_published_later() {
     assert_eq!(job.source, "int main(){}");
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     assert_eq!(stream.info().await.unwrap().state.messages, 1, "published once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_cannot_queue_without_bound() {
+    let stack = Stack::start(StackOptions {
+        max_queued: 2,
+        ..StackOptions::default()
+    })
+    .await;
+    let _judge = system_tests::stack::advertise_languages(&stack.nats, &["c"]).await;
+    let (admin, user) = problems_and_users(&stack).await;
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": "int main(){}"});
+    let (s, kept) = submit(&stack, &user, &body, Some("kept")).await;
+    assert_eq!(s, 202);
+    assert_eq!(submit(&stack, &user, &body, None).await.0, 202);
+    let r = stack
+        .http
+        .post(stack.url("/api/submissions"))
+        .bearer_auth(&user)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "too_many_queued");
+    // A new idempotency key is no way around the limit; a repeat of an accepted request still
+    // gets its submission.
+    let (s, p) = submit(&stack, &user, &body, Some("new-key")).await;
+    assert_eq!(s, 429, "{p}");
+    let (s, repeat) = submit(&stack, &user, &body, Some("kept")).await;
+    assert_eq!((s, &repeat["id"]), (202, &kept["id"]));
+    // Others are not affected.
+    assert_eq!(submit(&stack, &admin, &body, None).await.0, 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_cannot_submit_without_bound_per_minute() {
+    let stack = Stack::start(StackOptions {
+        per_minute: 3,
+        ..StackOptions::default()
+    })
+    .await;
+    let _judge = system_tests::stack::advertise_languages(&stack.nats, &["c"]).await;
+    let (_admin, user) = problems_and_users(&stack).await;
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": "int main(){}"});
+    let minute = || chrono::Utc::now().timestamp() / 60;
+    let started = minute();
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(submit(&stack, &user, &body, None).await.0);
+        }
+        v
+    };
+    if minute() != started {
+        eprintln!("SKIPPED the rate assertion: the minute changed during the test");
+        return;
+    }
+    assert_eq!(statuses, [202, 202, 202, 429]);
 }
