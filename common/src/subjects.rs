@@ -23,6 +23,9 @@ pub mod submission {
     pub const SUBMISSIONS_CREATE: &str = "submission.submissions.create";
     pub const SUBMISSIONS_GET: &str = "submission.submissions.get";
     pub const SUBMISSIONS_LIST: &str = "submission.submissions.list";
+    pub const COMMENTS_LIST: &str = "submission.comments.list";
+    pub const COMMENTS_CREATE: &str = "submission.comments.create";
+    pub const COMMENTS_DELETE: &str = "submission.comments.delete";
 }
 
 /// The judge service (`nats micro info judge`): its metadata lists the languages it runs.

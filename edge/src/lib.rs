@@ -108,6 +108,7 @@ impl Edge {
         let router = Router::new()
             .merge(routes::auth::router())
             .merge(routes::problems::router())
+            .merge(routes::comments::router())
             .merge(routes::submissions::router())
             .merge(routes::health::router())
             // Innermost first: the deadline and metrics see routed requests.

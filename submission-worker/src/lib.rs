@@ -2,6 +2,7 @@
 //! problems and submissions in MongoDB, publishes grading jobs to JetStream and applies the
 //! judges' results.
 
+pub mod comments;
 pub mod languages;
 pub mod limits;
 pub mod problems;
@@ -113,6 +114,9 @@ pub async fn handle(
         subjects::SUBMISSIONS_CREATE => submissions::create(&svc, &caller, &body).await,
         subjects::SUBMISSIONS_GET => submissions::get(&svc, &caller, &resource_id(&caller)?).await,
         subjects::SUBMISSIONS_LIST => submissions::list(&svc, &caller, &body).await,
+        subjects::COMMENTS_LIST => comments::list(&svc, &resource_id(&caller)?, &body).await,
+        subjects::COMMENTS_CREATE => comments::create(&svc, &caller, &resource_id(&caller)?, &body).await,
+        subjects::COMMENTS_DELETE => comments::delete(&svc, &caller, &resource_id(&caller)?).await,
         other => Err(Problem::new(404, "not_found", "No such operation")
             .with_detail(other.to_owned())
             .into()),
@@ -176,6 +180,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         subjects::SUBMISSIONS_CREATE,
         subjects::SUBMISSIONS_GET,
         subjects::SUBMISSIONS_LIST,
+        subjects::COMMENTS_LIST,
+        subjects::COMMENTS_CREATE,
+        subjects::COMMENTS_DELETE,
     ];
     common::service::serve(
         service,

@@ -13,6 +13,7 @@ use mongodb::{Collection, Database, IndexModel};
 
 pub const PROBLEMS: &str = "problems";
 pub const SUBMISSIONS: &str = "submissions";
+pub const COMMENTS: &str = "comments";
 
 #[derive(Clone)]
 pub struct Store {
@@ -20,6 +21,7 @@ pub struct Store {
     pub problems: Collection<Document>,
     pub submissions: Collection<Document>,
     pub limits: Collection<Document>,
+    pub comments: Collection<Document>,
 }
 
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
@@ -34,6 +36,7 @@ pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store>
         problems: db.collection(PROBLEMS),
         submissions: db.collection(SUBMISSIONS),
         limits: db.collection(crate::limits::COLLECTION),
+        comments: db.collection(COMMENTS),
         db,
     })
 }
@@ -83,6 +86,21 @@ pub fn migrations() -> Vec<Migration> {
                         .options(IndexOptions::builder().name("outbox".to_owned()).build())
                         .build();
                     submissions.create_index(outbox).await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
+        Migration {
+            version: 3,
+            name: "comments by problem and time",
+            apply: |db| {
+                async move {
+                    let index = IndexModel::builder()
+                        .keys(doc! {"problem_id": 1, "order": 1})
+                        .options(IndexOptions::builder().name("problem_order".to_owned()).build())
+                        .build();
+                    db.collection::<Document>(COMMENTS).create_index(index).await?;
                     Ok(())
                 }
                 .boxed()

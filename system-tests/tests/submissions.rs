@@ -292,3 +292,116 @@ async fn one_user_cannot_submit_without_bound_per_minute() {
     }
     assert_eq!(statuses, [202, 202, 202, 429]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_on_problems() {
+    let (stack, _judge, admin, user) = setup().await;
+    stack.register("tess", "correct horse battery").await;
+    let tess = stack.login("tess", "correct horse battery").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |token: String, problem: &'static str, body: Value| {
+        let stack = &stack;
+        async move {
+            let r = stack
+                .http
+                .post(stack.url(&format!("/api/problems/{problem}/comments")))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (s, c) = post(user.clone(), "aplusb", json!({"body": format!("comment {i}")})).await;
+        assert_eq!(s, 201, "{c}");
+        ids.push(c["id"].as_str().unwrap().to_owned());
+    }
+    // Public reading, oldest first, paged.
+    let r: Value = stack
+        .http
+        .get(stack.url("/api/problems/aplusb/comments?limit=3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first: Vec<&str> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, ids[..3]);
+    let cursor = r["next_cursor"].as_str().unwrap();
+    let r: Value = stack
+        .http
+        .get(stack.url(&format!("/api/problems/aplusb/comments?limit=3&cursor={cursor}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["items"].as_array().unwrap().len(), 2);
+    assert!(r["next_cursor"].is_null());
+
+    for (body, code) in [
+        (json!({"body": ""}), 422),
+        (json!({"body": "   "}), 422),
+        (json!({"body": "x".repeat(4001)}), 422),
+        (json!({"body": {"$gt": ""}}), 422),
+        (json!({}), 422),
+    ] {
+        let (s, p) = post(user.clone(), "aplusb", body).await;
+        assert_eq!(s, code, "{p}");
+        assert_eq!(p["errors"][0]["field"], "body");
+    }
+    let (s, _) = post(user.clone(), "aplusb", json!({"body": "é".repeat(4000)})).await;
+    assert_eq!(s, 201, "4000 characters, whatever their bytes");
+    let (s, _) = post(user.clone(), "nope", json!({"body": "hi"})).await;
+    assert_eq!(s, 404);
+    let r = stack
+        .http
+        .post(stack.url("/api/problems/aplusb/comments"))
+        .json(&json!({"body": "anonymous"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Deleting: not someone else's, yes one's own, and an admin any.
+    let delete = |token: String, id: String| {
+        let stack = &stack;
+        async move {
+            stack
+                .http
+                .delete(stack.url(&format!("/api/comments/{id}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(delete(tess.clone(), ids[0].clone()).await, 403);
+    assert_eq!(delete(user.clone(), ids[0].clone()).await, 204);
+    assert_eq!(delete(user.clone(), ids[0].clone()).await, 404);
+    assert_eq!(delete(admin.clone(), ids[1].clone()).await, 204);
+    let r: Value = stack
+        .http
+        .get(stack.url("/api/problems/aplusb/comments"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["items"].as_array().unwrap().len(), 4);
+}
