@@ -41,7 +41,8 @@ compose-check:
 
 bench: setup
 	$(CARGO) bench -p system-tests --bench edge
-	@if [ -f judge-worker/benches/sandbox.rs ]; then $(CARGO) bench -p judge-worker --bench sandbox; fi
+	$(CARGO) bench -p judge-worker --bench sandbox
+	$(CARGO) bench -p judge-worker --bench pipeline
 
 fmt:
 	$(CARGO) fmt --all
