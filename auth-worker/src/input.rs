@@ -18,19 +18,7 @@ pub const EMAIL_MAX: usize = 254;
 pub const TOKEN_MAX: usize = 4096;
 
 /// The body parsed as a JSON object.
-pub fn object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Problem::new(
-            400,
-            "malformed_body",
-            "The body must be a JSON object",
-        )),
-        Err(e) => {
-            Err(Problem::new(400, "malformed_json", "The body is not valid JSON").with_detail(e.to_string()))
-        }
-    }
-}
+pub use common::problem::json_object as object;
 
 /// Collects field errors so one response can name them all.
 #[derive(Default)]

@@ -83,3 +83,19 @@ impl std::fmt::Display for Problem {
         Ok(())
     }
 }
+
+/// A request body parsed as a JSON object: 400 `malformed_json` when it is not JSON, 400
+/// `malformed_body` when it is JSON but not an object.
+pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Problem::new(
+            400,
+            "malformed_body",
+            "The body must be a JSON object",
+        )),
+        Err(e) => {
+            Err(Problem::new(400, "malformed_json", "The body is not valid JSON").with_detail(e.to_string()))
+        }
+    }
+}

@@ -3,12 +3,11 @@
 
 use common::service::{Answer, Caller, Failure};
 use common::Problem;
-use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::store;
 use crate::Service;
+use crate::{paging, store};
 
 pub const MAX_CHARS: usize = 4000;
 
@@ -38,40 +37,12 @@ async fn problem_exists(svc: &Service, id: &str) -> Result<(), Failure> {
 /// `GET /api/problems/{id}/comments?limit=&cursor=`.
 pub async fn list(svc: &Service, problem_id: &str, body: &[u8]) -> Result<Answer, Failure> {
     let query: std::collections::HashMap<String, String> = serde_json::from_slice(body).unwrap_or_default();
-    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
-        None => 50,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => return Err(Problem::field("limit", "must be a whole number from 1 to 100").into()),
-    };
-    let mut filter = doc! {"problem_id": problem_id};
-    if let Some(cursor) = query.get("cursor") {
-        let c = uuid::Uuid::parse_str(cursor)
-            .map_err(|_| Problem::field("cursor", "is not a cursor this API gave out"))?;
-        filter.insert("order", doc! {"$gt": c.to_string()});
-    }
+    let mut errors = Vec::new();
+    let (limit, cursor) = paging::parse(&query, 50, &mut errors);
+    paging::check(errors)?;
     problem_exists(svc, problem_id).await?;
-    let docs: Vec<Document> = svc
-        .store
-        .comments
-        .find(filter)
-        .sort(doc! {"order": 1})
-        .limit(limit + 1)
-        .await
-        .map_err(store::unavailable)?
-        .try_collect()
-        .await
-        .map_err(store::unavailable)?;
-    let more = docs.len() as i64 > limit;
-    let items: Vec<Value> = docs.iter().take(limit as usize).map(view).collect();
-    let next_cursor = if more {
-        items.last().map(|i| i["id"].clone())
-    } else {
-        None
-    };
-    Ok(Answer::json(
-        200,
-        &json!({"items": items, "next_cursor": next_cursor}),
-    ))
+    let filter = doc! {"problem_id": problem_id};
+    paging::page(&svc.store.comments, filter, cursor, false, limit, None, view).await
 }
 
 /// `POST /api/problems/{id}/comments` `{body}`.
@@ -82,15 +53,7 @@ pub async fn create(
     body: &[u8],
 ) -> Result<Answer, Failure> {
     let user_id = caller.require_user()?;
-    let map: Map<String, Value> = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Err(Problem::new(400, "malformed_body", "The body must be a JSON object").into()),
-        Err(e) => {
-            return Err(Problem::new(400, "malformed_json", "The body is not valid JSON")
-                .with_detail(e.to_string())
-                .into())
-        }
-    };
+    let map = common::problem::json_object(body)?;
     let text = match map.get("body") {
         Some(Value::String(s)) => s.trim(),
         Some(Value::Null) | None => return Err(Problem::field("body", "is required").into()),

@@ -5,6 +5,7 @@
 pub mod comments;
 pub mod languages;
 pub mod limits;
+pub mod paging;
 pub mod problems;
 pub mod results;
 pub mod store;

@@ -8,8 +8,8 @@ use common::{FieldError, Problem};
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Map, Value};
 
-use crate::store;
 use crate::Service;
+use crate::{paging, store};
 
 /// Largest source accepted.
 pub const SOURCE_MAX_BYTES: usize = 64 * 1024;
@@ -35,24 +35,10 @@ fn string<'a>(map: &'a Map<String, Value>, name: &str, errors: &mut Vec<FieldErr
     }
 }
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Problem::new(
-            400,
-            "malformed_body",
-            "The body must be a JSON object",
-        )),
-        Err(e) => {
-            Err(Problem::new(400, "malformed_json", "The body is not valid JSON").with_detail(e.to_string()))
-        }
-    }
-}
-
 /// `POST /api/submissions`.
 pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
     let user_id = caller.require_user()?.to_owned();
-    let map = object(body)?;
+    let map = common::problem::json_object(body)?;
     let mut errors = Vec::new();
     let problem_id = string(&map, "problem_id", &mut errors);
     let language = string(&map, "language", &mut errors);
@@ -208,27 +194,11 @@ const STATUSES: [&str; 4] = ["queued", "compiling", "running", "judged"];
 /// `GET /api/submissions`: the caller's own submissions, newest first, paged by cursor (the last
 /// id of the previous page) over the `(user_id, order)` index; sources are left out.
 pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
-    use futures::TryStreamExt;
     let user_id = caller.require_user()?;
     let query: std::collections::HashMap<String, String> = serde_json::from_slice(body).unwrap_or_default();
     let mut errors = Vec::new();
-    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
-        None => 20,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => {
-            field(&mut errors, "limit", "must be a whole number from 1 to 100");
-            20
-        }
-    };
+    let (limit, cursor) = paging::parse(&query, 20, &mut errors);
     let mut filter = doc! {"user_id": user_id};
-    if let Some(cursor) = query.get("cursor") {
-        match uuid::Uuid::parse_str(cursor) {
-            Ok(c) => {
-                filter.insert("order", doc! {"$lt": c.to_string()});
-            }
-            Err(_) => field(&mut errors, "cursor", "is not a cursor this API gave out"),
-        }
-    }
     if let Some(problem) = query.get("problem_id") {
         filter.insert("problem_id", problem);
     }
@@ -243,32 +213,18 @@ pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer,
             );
         }
     }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors).into());
-    }
-    let docs: Vec<Document> = svc
-        .store
-        .submissions
-        .find(filter)
-        .sort(doc! {"order": -1})
-        .limit(limit + 1)
-        .projection(doc! {"source": 0, "tests": 0, "compile_output": 0})
-        .await
-        .map_err(store::unavailable)?
-        .try_collect()
-        .await
-        .map_err(store::unavailable)?;
-    let more = docs.len() as i64 > limit;
-    let items: Vec<Value> = docs.iter().take(limit as usize).map(view).collect();
-    let next_cursor = if more {
-        items.last().map(|i| i["id"].clone())
-    } else {
-        None
-    };
-    Ok(Answer::json(
-        200,
-        &json!({"items": items, "next_cursor": next_cursor}),
-    ))
+    paging::check(errors)?;
+    let projection = doc! {"source": 0, "tests": 0, "compile_output": 0};
+    paging::page(
+        &svc.store.submissions,
+        filter,
+        cursor,
+        true,
+        limit,
+        Some(projection),
+        view,
+    )
+    .await
 }
 
 /// Publishes a job (message id = submission id, so a repeat within the dedup window is
