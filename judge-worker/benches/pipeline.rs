@@ -15,7 +15,10 @@ use serde_json::{json, Value};
 use system_tests::{Stack, StackOptions};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -73,8 +76,15 @@ async fn run() {
         ..StackOptions::default()
     })
     .await;
-    let store = if stack.mongo.is_external() { "MONGODB_URI" } else { "nx-27017 0.8.1" };
-    let admin = stack.login("admin", "admin password").await["access_token"].as_str().unwrap().to_owned();
+    let store = if stack.mongo.is_external() {
+        "MONGODB_URI"
+    } else {
+        "nx-27017 0.8.1"
+    };
+    let admin = stack.login("admin", "admin password").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let zip = judge_worker::archive::pack_zip(&root).unwrap();
     let r = stack
         .http
@@ -91,7 +101,12 @@ async fn run() {
     for i in 0..20 {
         let name = format!("user{i:02}");
         stack.register(&name, "bench password").await;
-        tokens.push(stack.login(&name, "bench password").await["access_token"].as_str().unwrap().to_owned());
+        tokens.push(
+            stack.login(&name, "bench password").await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let standin = system_tests::stack::advertise_languages(&stack.nats, &["c"]).await;
     let body = json!({"problem_id": "aplusb", "language": "c", "source": source});
@@ -128,7 +143,12 @@ async fn run() {
     standin.stop().await.ok();
     // The queued intake jobs are not part of the latency run: drop them.
     let js = async_nats::jetstream::new(stack.nats.client("admin").await);
-    js.get_stream(common::jobs::JOBS_STREAM).await.unwrap().purge().await.unwrap();
+    js.get_stream(common::jobs::JOBS_STREAM)
+        .await
+        .unwrap()
+        .purge()
+        .await
+        .unwrap();
 
     // Latency: the real judge, one submission at a time, watched over SSE.
     let settings = stack.nats.settings("judge");
@@ -156,7 +176,10 @@ async fn run() {
             .await
             .unwrap();
         assert_eq!(r.status(), 202);
-        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let events = stack
             .http
             .get(stack.url(&format!("/api/submissions/{id}/events")))
@@ -182,13 +205,25 @@ async fn run() {
     println!("\n## Pipeline (store: {store}; trivial C A+B, 6 tests)\n");
     println!("| | p50 ms | p99 ms |");
     println!("| --- | ---: | ---: |");
-    println!("| judge engine alone (compile + tests, in-process) | {} | {} |", ms(e50), ms(pct(&engine, 0.99)));
-    println!("| submit → verdict through the stack (SSE) | {} | {} |", ms(p50), ms(p99));
+    println!(
+        "| judge engine alone (compile + tests, in-process) | {} | {} |",
+        ms(e50),
+        ms(pct(&engine, 0.99))
+    );
+    println!(
+        "| submit → verdict through the stack (SSE) | {} | {} |",
+        ms(p50),
+        ms(p99)
+    );
     let own = p50.saturating_sub(e50);
     println!(
         "\npipeline's own share at p50: {} ms (target ≤ 20 ms: {})",
         ms(own),
-        if own <= Duration::from_millis(20) { "met" } else { "NOT MET" }
+        if own <= Duration::from_millis(20) {
+            "met"
+        } else {
+            "NOT MET"
+        }
     );
     println!(
         "\nintake: {intake_rate:.0} submissions/s accepted at the edge ({} submissions, 20 users, 16 in flight; p50 {} ms, p99 {} ms; target ≥ 900/s: {})\n",
