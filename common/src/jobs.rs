@@ -17,7 +17,8 @@ pub const JOBS_SUBJECT: &str = "jobs.grade";
 pub const JUDGE_CONSUMER: &str = "judge";
 /// Deliveries of one job before it ends as `internal_error`.
 pub const MAX_DELIVER: i64 = 3;
-/// How long a judge may hold a job without acking progress before it is redelivered.
+/// How long a judge may hold a job without acking progress before it is redelivered (the
+/// default; judges read the provisioned value from the consumer).
 pub const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Status updates and verdicts from the judges, one subject per submission.
 pub const RESULTS_STREAM: &str = "RESULTS";
@@ -68,6 +69,15 @@ pub struct GradingUpdate {
 
 /// Creates (or updates) the streams, the judges' consumer and the package bucket.
 pub async fn provision(js: &jetstream::Context) -> Result<(), async_nats::Error> {
+    provision_with(js, ACK_WAIT).await
+}
+
+/// [`provision`] with the judges' ack wait: how soon the job of a judge that died is handed to
+/// another (tests use a short one).
+pub async fn provision_with(
+    js: &jetstream::Context,
+    job_ack_wait: Duration,
+) -> Result<(), async_nats::Error> {
     let jobs = js
         .get_or_create_stream(stream::Config {
             name: JOBS_STREAM.to_owned(),
@@ -83,7 +93,7 @@ pub async fn provision(js: &jetstream::Context) -> Result<(), async_nats::Error>
         consumer::pull::Config {
             durable_name: Some(JUDGE_CONSUMER.to_owned()),
             ack_policy: consumer::AckPolicy::Explicit,
-            ack_wait: ACK_WAIT,
+            ack_wait: job_ack_wait,
             max_deliver: MAX_DELIVER,
             // Singular: nats-server 2.9 ignores the plural `filter_subjects`.
             filter_subject: JOBS_SUBJECT.to_owned(),

@@ -133,6 +133,8 @@ impl PackageCache {
 /// What every job handler shares.
 struct Worker {
     judge: Arc<Judge>,
+    /// The consumer's ack wait: progress is acked at a third of it.
+    ack_wait: Duration,
     js: jetstream::Context,
     store: jetstream::object_store::ObjectStore,
     packages: PackageCache,
@@ -171,7 +173,7 @@ impl Worker {
         });
         tokio::pin!(task);
         // Keep the job alive even when a single test runs longer than the ack wait.
-        let mut keepalive = tokio::time::interval(jobs::ACK_WAIT / 3);
+        let mut keepalive = tokio::time::interval(self.ack_wait / 3);
         keepalive.tick().await;
         loop {
             tokio::select! {
@@ -335,8 +337,15 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
             return Ok(());
         }
     };
+    let ack_wait = consumer.cached_info().config.ack_wait;
+    let ack_wait = if ack_wait.is_zero() {
+        jobs::ACK_WAIT
+    } else {
+        ack_wait
+    };
     let worker = Arc::new(Worker {
         judge,
+        ack_wait,
         js,
         store,
         packages: PackageCache {

@@ -17,11 +17,12 @@ impl Drop for JudgeProcess {
     }
 }
 
-fn start_judge(stack: &Stack) -> JudgeProcess {
+fn start_judge(stack: &Stack, uid_base: &str) -> JudgeProcess {
     let settings = stack.nats.settings("judge");
     let cache = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
-    cmd.arg("serve")
+    // Sandbox uids of its own, apart from the other tests' judges.
+    cmd.args(["--uid-base", uid_base, "serve"])
         .env("NATS_URL", &settings.url)
         .env("NATS_USER", "judge")
         .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
@@ -131,7 +132,7 @@ async fn upload_submit_and_get_a_verdict() {
         ..StackOptions::default()
     })
     .await;
-    let _judge = start_judge(&stack);
+    let _judge = start_judge(&stack, "65000");
     let admin = stack.login("admin", "admin password").await["access_token"]
         .as_str()
         .unwrap()
@@ -349,4 +350,111 @@ async fn upload_submit_and_get_a_verdict() {
         .post("/api/submissions", &json!({"problem_id": "aplusb"}))
         .await;
     assert_eq!(r.status(), 401, "submitting needs a token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_judge_killed_mid_job_loses_nothing() {
+    let stack = Stack::start(StackOptions {
+        admin: Some(auth_worker::config::AdminAccount {
+            username: "admin".into(),
+            password: "admin password".into(),
+            email: "admin@example.org".into(),
+        }),
+        job_ack_wait: Duration::from_secs(3),
+        ..StackOptions::default()
+    })
+    .await;
+    let mut first = start_judge(&stack, "65030");
+    let admin = stack.login("admin", "admin password").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    stack.register("solver", "correct horse battery").await;
+    let user = stack.login("solver", "correct horse battery").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
+    let zip = judge_worker::archive::pack_zip(&examples.join("aplusb")).unwrap();
+    assert_eq!(upload(&stack, &admin, zip, "?id=aplusb").await.0, 201);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let langs: Value = stack
+            .http
+            .get(stack.url("/api/languages"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if langs["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|l| l["id"] == "c"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the judge never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A solution that spins to its time limit keeps the judge busy for a while.
+    let spin =
+        std::fs::read_to_string(examples.join("aplusb/submissions/time_limit_exceeded/spin.c")).unwrap();
+    let (status, created, _) = submit(
+        &stack,
+        &user,
+        &json!({"problem_id": "aplusb", "language": "c", "source": spin}),
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s: Value = stack
+            .get_auth(&format!("/api/submissions/{id}"), &user)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if s["status"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never started running: {s}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SIGKILL in the middle of the job; another judge takes it after the ack wait.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let _second = start_judge(&stack, "65040");
+    let judged = wait_judged(&stack, &user, &id).await;
+    assert_eq!(judged["verdict"], "time_limit_exceeded", "{judged}");
+    assert!(
+        judged["attempt"].as_i64().unwrap() >= 2,
+        "judged by a later delivery: {judged}"
+    );
+
+    // Exactly one verdict was published, and the job left the queue.
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    let results = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
+    let consumer = results
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            filter_subject: common::jobs::results_subject(&id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut verdicts = 0;
+    while let Ok(Some(Ok(m))) =
+        tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut messages)).await
+    {
+        let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
+        if matches!(u.status, common::jobs::GradingStatus::Judged { .. }) {
+            verdicts += 1;
+        }
+    }
+    assert_eq!(verdicts, 1);
+    let mut jobs = js.get_stream(common::jobs::JOBS_STREAM).await.unwrap();
+    assert_eq!(jobs.info().await.unwrap().state.messages, 0);
 }

@@ -12,7 +12,8 @@ async fn serve_joins_nats_and_stops_on_sigterm() {
     let nats = NatsServer::start();
     let settings = nats.settings("judge");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
-    cmd.arg("serve")
+    // Sandbox uids of its own, apart from the other tests' judges.
+    cmd.args(["--uid-base", "65010", "serve"])
         .env("NATS_URL", &settings.url)
         .env("NATS_USER", "judge")
         .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
@@ -182,7 +183,8 @@ async fn jobs_are_pulled_judged_and_reported() {
     let settings = nats.settings("judge");
     let cache = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
-    cmd.arg("serve")
+    // Sandbox uids of its own, apart from the other tests' judges.
+    cmd.args(["--uid-base", "65020", "serve"])
         .env("NATS_URL", &settings.url)
         .env("NATS_USER", "judge")
         .env("NATS_PASSWORD", settings.password.as_deref().unwrap())

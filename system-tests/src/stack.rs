@@ -23,6 +23,8 @@ pub struct StackOptions {
     pub body_limit: usize,
     pub max_queued: i64,
     pub per_minute: i64,
+    /// The judges' ack wait: how soon a dead judge's job goes to another.
+    pub job_ack_wait: Duration,
 }
 
 impl Default for StackOptions {
@@ -38,6 +40,7 @@ impl Default for StackOptions {
             body_limit: 64 * 1024,
             max_queued: 1000,
             per_minute: 1000,
+            job_ack_wait: common::jobs::ACK_WAIT,
         }
     }
 }
@@ -114,7 +117,7 @@ impl Stack {
             submission: Vec::new(),
         };
         let admin = stack.nats.client("admin").await;
-        common::jobs::provision(&async_nats::jetstream::new(admin))
+        common::jobs::provision_with(&async_nats::jetstream::new(admin), stack.options.job_ack_wait)
             .await
             .expect("provisioning the streams");
         for _ in 0..stack.options.auth_workers {
