@@ -46,6 +46,60 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// A stack with an admin, a user `solver` and the A+B example uploaded; returns the admin's and
+/// the user's tokens.
+async fn stack_with_aplusb(options: StackOptions) -> (Stack, String, String) {
+    let stack = Stack::start(StackOptions {
+        admin: Some(auth_worker::config::AdminAccount {
+            username: "admin".into(),
+            password: "admin password".into(),
+            email: "admin@example.org".into(),
+        }),
+        ..options
+    })
+    .await;
+    let admin = stack.login("admin", "admin password").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    stack.register("solver", "correct horse battery").await;
+    let user = stack.login("solver", "correct horse battery").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let zip = judge_worker::archive::pack_zip(&examples().join("aplusb")).unwrap();
+    assert_eq!(upload(&stack, &admin, zip, "?id=aplusb").await.0, 201);
+    (stack, admin, user)
+}
+
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems")
+}
+
+/// Waits until a judge advertises C.
+async fn wait_for_judge(stack: &Stack) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let langs: Value = stack
+            .http
+            .get(stack.url("/api/languages"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if langs["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|l| l["id"] == "c"))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the judge never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn upload(stack: &Stack, token: &str, zip: Vec<u8>, query: &str) -> (u16, Value) {
     let r = stack
         .http
@@ -354,49 +408,14 @@ async fn upload_submit_and_get_a_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_judge_killed_mid_job_loses_nothing() {
-    let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+    let (stack, _admin, user) = stack_with_aplusb(StackOptions {
         job_ack_wait: Duration::from_secs(3),
         ..StackOptions::default()
     })
     .await;
+    let examples = examples();
     let mut first = start_judge(&stack, "65030");
-    let admin = stack.login("admin", "admin password").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    stack.register("solver", "correct horse battery").await;
-    let user = stack.login("solver", "correct horse battery").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
-    let zip = judge_worker::archive::pack_zip(&examples.join("aplusb")).unwrap();
-    assert_eq!(upload(&stack, &admin, zip, "?id=aplusb").await.0, 201);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let langs: Value = stack
-            .http
-            .get(stack.url("/api/languages"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if langs["items"]
-            .as_array()
-            .is_some_and(|i| i.iter().any(|l| l["id"] == "c"))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the judge never came up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_judge(&stack).await;
 
     // A solution that spins to its time limit keeps the judge busy for a while.
     let spin =
@@ -457,4 +476,77 @@ async fn a_judge_killed_mid_job_loses_nothing() {
     assert_eq!(verdicts, 1);
     let mut jobs = js.get_stream(common::jobs::JOBS_STREAM).await.unwrap();
     assert_eq!(jobs.info().await.unwrap().state.messages, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outages_of_the_store_and_the_broker_lose_no_verdict() {
+    let (mut stack, _admin, user) = stack_with_aplusb(StackOptions::default()).await;
+    if stack.mongo.is_external() {
+        eprintln!("SKIPPED outages_of_the_store_and_the_broker_lose_no_verdict: MONGODB_URI points at a server this test cannot stop");
+        return;
+    }
+    let _judge = start_judge(&stack, "65050");
+    wait_for_judge(&stack).await;
+    let source = std::fs::read_to_string(examples().join("aplusb/submissions/accepted/aplusb.c")).unwrap();
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": source});
+    let mut ids = Vec::new();
+
+    // The store goes away while the judge reports: results wait in JetStream and are applied
+    // when it returns.
+    let (status, created, _) = submit(&stack, &user, &body).await;
+    assert_eq!(status, 202, "{created}");
+    ids.push(created["id"].as_str().unwrap().to_owned());
+    stack.mongo.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = stack
+        .get_auth(&format!("/api/submissions/{}", ids[0]), &user)
+        .await;
+    assert_eq!(r.status(), 503, "a clear 503 while the store is down");
+    stack.mongo.restart();
+
+    // The broker restarts between submissions (its JetStream data kept on disk).
+    for _ in 0..3 {
+        let (status, created, _) = submit(&stack, &user, &body).await;
+        assert_eq!(status, 202, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    stack.nats.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, created, _) = submit(&stack, &user, &body).await;
+        if status == 202 {
+            ids.push(created["id"].as_str().unwrap().to_owned());
+            break;
+        }
+        assert!([503, 504].contains(&status), "{status}: {created}");
+        assert!(
+            Instant::now() < deadline,
+            "submissions never worked again after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for id in &ids {
+        let judged = wait_judged(&stack, &user, id).await;
+        assert_eq!(judged["verdict"], "accepted", "{judged}");
+    }
+    // Each judged exactly once.
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    let results = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
+    let consumer = results
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut verdicts = std::collections::HashMap::<String, u32>::new();
+    while let Ok(Some(Ok(m))) =
+        tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut messages)).await
+    {
+        let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
+        if matches!(u.status, common::jobs::GradingStatus::Judged { .. }) {
+            *verdicts.entry(u.submission_id).or_default() += 1;
+        }
+    }
+    for id in &ids {
+        assert_eq!(verdicts.get(id), Some(&1), "{id}: {verdicts:?}");
+    }
 }
