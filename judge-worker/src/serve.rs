@@ -152,6 +152,21 @@ impl Worker {
         Ok(())
     }
 
+    /// Whether the last update stored for the submission is its verdict.
+    async fn already_judged(&self, submission_id: &str) -> bool {
+        let Ok(results) = self.js.get_stream_no_info(jobs::RESULTS_STREAM).await else {
+            return false;
+        };
+        match results
+            .get_last_raw_message_by_subject(&jobs::results_subject(submission_id))
+            .await
+        {
+            Ok(m) => serde_json::from_slice::<GradingUpdate>(&m.payload)
+                .is_ok_and(|u| matches!(u.status, GradingStatus::Judged { .. })),
+            Err(_) => false,
+        }
+    }
+
     /// Grades one job, reporting progress on its results subject and to JetStream.
     async fn grade(
         &self,
@@ -209,6 +224,13 @@ impl Worker {
         };
         let span = tracing::info_span!("job", submission = %job.submission_id, attempt);
         let _enter = span.enter();
+        // A redelivered job may already be judged: the verdict was stored but the ack was lost
+        // (a broker restart, a judge killed right after publishing). Then only the ack is owed.
+        if attempt > 1 && self.already_judged(&job.submission_id).await {
+            tracing::info!("redelivered job was already judged; acking it");
+            let _ = msg.double_ack().await;
+            return;
+        }
         let last_attempt = attempt >= jobs::MAX_DELIVER as u64;
         let report = match self.grade(&job, attempt, &msg).await {
             Ok(report) => report,

@@ -4,6 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde_json::{json, Value};
 use system_tests::{Stack, StackOptions};
 
@@ -529,7 +530,61 @@ async fn outages_of_the_store_and_the_broker_lose_no_verdict() {
         let judged = wait_judged(&stack, &user, id).await;
         assert_eq!(judged["verdict"], "accepted", "{judged}");
     }
-    // Each judged exactly once.
+    // Each submission is one record, judged (a job in flight when the broker restarted may be
+    // judged twice; the record takes the first verdict and ignores the second).
+    let listed: Value = stack
+        .get_auth("/api/submissions?limit=100", &user)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut listed_ids: Vec<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    listed_ids.sort();
+    let mut sent = ids.clone();
+    sent.sort();
+    assert_eq!(listed_ids, sent, "no record lost or duplicated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_at_once_to_two_judges_and_two_submission_workers() {
+    let (mut stack, admin, user) = stack_with_aplusb(StackOptions {
+        max_queued: 10_000,
+        per_minute: 10_000,
+        ..StackOptions::default()
+    })
+    .await;
+    stack.start_submission_worker().await;
+    stack.wait_for_instances("submission", 2).await;
+    let _first = start_judge(&stack, "65060");
+    let _second = start_judge(&stack, "65070");
+    wait_for_judge(&stack).await;
+    let source = std::fs::read_to_string(examples().join("aplusb/submissions/accepted/aplusb.c")).unwrap();
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": source});
+
+    // 300 submissions from two users, 16 in flight.
+    let tokens = [user.clone(), admin.clone()];
+    let sent = futures::stream::iter(0..300)
+        .map(|i| {
+            let (stack, body, token) = (&stack, &body, tokens[i % 2].clone());
+            async move { (i % 2, submit(stack, &token, body).await) }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let mut ids = Vec::new();
+    for (who, (status, created, _)) in sent {
+        assert_eq!(status, 202, "{created}");
+        ids.push((created["id"].as_str().unwrap().to_owned(), who));
+    }
+    let unique: std::collections::HashSet<_> = ids.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(unique.len(), 300, "300 distinct submissions");
+
+    // Every one judged, exactly once.
     let js = async_nats::jetstream::new(stack.nats.client("admin").await);
     let results = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
     let consumer = results
@@ -537,16 +592,35 @@ async fn outages_of_the_store_and_the_broker_lose_no_verdict() {
         .await
         .unwrap();
     let mut messages = consumer.messages().await.unwrap();
-    let mut verdicts = std::collections::HashMap::<String, u32>::new();
-    while let Ok(Some(Ok(m))) =
-        tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut messages)).await
-    {
-        let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
-        if matches!(u.status, common::jobs::GradingStatus::Judged { .. }) {
-            *verdicts.entry(u.submission_id).or_default() += 1;
+    let mut verdicts = std::collections::HashMap::<String, (u32, common::Verdict)>::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while verdicts.len() < 300 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "only {} of 300 judged in time", verdicts.len());
+        if let Ok(Some(Ok(m))) = tokio::time::timeout(left, messages.next()).await {
+            let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
+            if let common::jobs::GradingStatus::Judged { report } = u.status {
+                let e = verdicts.entry(u.submission_id).or_insert((0, report.verdict));
+                e.0 += 1;
+            }
         }
     }
-    for id in &ids {
-        assert_eq!(verdicts.get(id), Some(&1), "{id}: {verdicts:?}");
+    // A little longer, to see any duplicate verdict arrive.
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
+        let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
+        if let common::jobs::GradingStatus::Judged { .. } = u.status {
+            verdicts
+                .entry(u.submission_id)
+                .or_insert((0, common::Verdict::InternalError))
+                .0 += 1;
+        }
+    }
+    assert!(unique.iter().all(|id| verdicts
+        .get(id)
+        .is_some_and(|(n, v)| *n == 1 && *v == common::Verdict::Accepted)));
+    // And the records agree: a sample of them reads judged / accepted.
+    for (id, who) in ids.iter().step_by(37) {
+        let judged = wait_judged(&stack, &tokens[*who], id).await;
+        assert_eq!(judged["verdict"], "accepted", "{judged}");
     }
 }

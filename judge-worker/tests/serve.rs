@@ -137,9 +137,13 @@ async fn jobs_are_pulled_judged_and_reported() {
     let nats = NatsServer::start();
     let admin = nats.client("admin").await;
     let js = async_nats::jetstream::new(admin.clone());
-    common::jobs::provision(&js).await.unwrap();
+    common::jobs::provision_with(&js, Duration::from_secs(2))
+        .await
+        .unwrap();
     // Provisioning twice changes nothing.
-    common::jobs::provision(&js).await.unwrap();
+    common::jobs::provision_with(&js, Duration::from_secs(2))
+        .await
+        .unwrap();
 
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems/aplusb");
     let zip = judge_worker::archive::pack_zip(&examples).unwrap();
@@ -157,6 +161,48 @@ async fn jobs_are_pulled_judged_and_reported() {
         run_all_tests: false,
     };
     let missing = "0".repeat(64);
+
+    // A job whose verdict is already stored but whose ack was lost (its judge died right after
+    // publishing): pulled here and never acked, so it comes back as a second delivery.
+    let done = job("sub-done", &digest, "accepted/aplusb.c");
+    js.publish(
+        common::jobs::JOBS_SUBJECT,
+        serde_json::to_vec(&done).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let consumer: async_nats::jetstream::consumer::PullConsumer = js
+        .get_consumer_from_stream(common::jobs::JUDGE_CONSUMER, common::jobs::JOBS_STREAM)
+        .await
+        .unwrap();
+    let mut batch = consumer.fetch().max_messages(1).messages().await.unwrap();
+    let pulled = batch.next().await.unwrap().unwrap();
+    let stored = common::jobs::GradingUpdate {
+        submission_id: "sub-done".into(),
+        attempt: 1,
+        status: common::jobs::GradingStatus::Judged {
+            report: common::JudgeReport {
+                verdict: common::Verdict::Accepted,
+                run_time_ms: 1,
+                memory_kb: 1,
+                tests: Vec::new(),
+                compile_output: None,
+                error: None,
+            },
+        },
+    };
+    js.publish(
+        common::jobs::results_subject("sub-done"),
+        serde_json::to_vec(&stored).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    drop(pulled);
+
     for (id, j) in [
         ("sub-ok", job("sub-ok", &digest, "accepted/aplusb.c")),
         ("sub-wa", job("sub-wa", &digest, "wrong_answer/overflow.c")),
@@ -194,7 +240,18 @@ async fn jobs_are_pulled_judged_and_reported() {
     system_tests::die_with_parent(&mut cmd);
     let mut child = cmd.spawn().expect("starting judge-worker serve");
 
-    let results = read_results(&js, &["sub-ok", "sub-wa", "sub-nopkg"], Duration::from_secs(90)).await;
+    let results = read_results(
+        &js,
+        &["sub-ok", "sub-wa", "sub-nopkg", "sub-done"],
+        Duration::from_secs(90),
+    )
+    .await;
+    assert_eq!(
+        results["sub-done"].len(),
+        1,
+        "an already judged job is acked, not judged again: {:?}",
+        results["sub-done"]
+    );
     let ok = &results["sub-ok"];
     assert!(
         matches!(ok[0].status, common::jobs::GradingStatus::Compiling),
