@@ -81,10 +81,7 @@ async fn run() {
     } else {
         "nx-27017 0.8.1"
     };
-    let admin = stack.login("admin", "admin password").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = stack.token("admin", "admin password").await;
     let zip = judge_worker::archive::pack_zip(&root).unwrap();
     let r = stack
         .http
@@ -101,12 +98,7 @@ async fn run() {
     for i in 0..20 {
         let name = format!("user{i:02}");
         stack.register(&name, "bench password").await;
-        tokens.push(
-            stack.login(&name, "bench password").await["access_token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        tokens.push(stack.token(&name, "bench password").await);
     }
     let standin = system_tests::stack::advertise_languages(&stack.nats, &["c"]).await;
     let body = json!({"problem_id": "aplusb", "language": "c", "source": source});

@@ -59,15 +59,9 @@ async fn stack_with_aplusb(options: StackOptions) -> (Stack, String, String) {
         ..options
     })
     .await;
-    let admin = stack.login("admin", "admin password").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = stack.token("admin", "admin password").await;
     stack.register("solver", "correct horse battery").await;
-    let user = stack.login("solver", "correct horse battery").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user = stack.token("solver", "correct horse battery").await;
     let zip = judge_worker::archive::pack_zip(&examples().join("aplusb")).unwrap();
     assert_eq!(upload(&stack, &admin, zip, "?id=aplusb").await.0, 201);
     (stack, admin, user)
@@ -188,20 +182,11 @@ async fn upload_submit_and_get_a_verdict() {
     })
     .await;
     let _judge = start_judge(&stack, "65000");
-    let admin = stack.login("admin", "admin password").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = stack.token("admin", "admin password").await;
     stack.register("solver", "correct horse battery").await;
-    let user = stack.login("solver", "correct horse battery").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user = stack.token("solver", "correct horse battery").await;
     stack.register("other", "correct horse battery").await;
-    let other = stack.login("other", "correct horse battery").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = stack.token("other", "correct horse battery").await;
 
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
     let zip = judge_worker::archive::pack_zip(&examples.join("aplusb")).unwrap();

@@ -280,6 +280,14 @@ impl Stack {
         body
     }
 
+    /// Logs in and returns the access token.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        self.login(username, password).await["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
     /// Logs in and returns the token pair.
     pub async fn login(&self, username: &str, password: &str) -> Value {
         let r = self

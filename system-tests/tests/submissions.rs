@@ -19,10 +19,7 @@ async fn problems_and_users(stack: &Stack) -> (String, String) {
         .ensure_admin("admin", "admin@example.org", "admin password")
         .await
         .unwrap();
-    let admin = stack.login("admin", "admin password").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = stack.token("admin", "admin password").await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
     for id in ["aplusb", "average"] {
         let zip = judge_worker::archive::pack_zip(&root.join(id)).unwrap();
@@ -37,10 +34,7 @@ async fn problems_and_users(stack: &Stack) -> (String, String) {
         assert_eq!(r.status(), 201);
     }
     stack.register("sam", "correct horse battery").await;
-    let user = stack.login("sam", "correct horse battery").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user = stack.token("sam", "correct horse battery").await;
     (admin, user)
 }
 
@@ -297,10 +291,7 @@ async fn one_user_cannot_submit_without_bound_per_minute() {
 async fn comments_on_problems() {
     let (stack, _judge, admin, user) = setup().await;
     stack.register("tess", "correct horse battery").await;
-    let tess = stack.login("tess", "correct horse battery").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let tess = stack.token("tess", "correct horse battery").await;
     let post = |token: String, problem: &'static str, body: Value| {
         let stack = &stack;
         async move {
