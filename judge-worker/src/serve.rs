@@ -69,6 +69,9 @@ pub fn language_metadata(judge: &Judge) -> HashMap<String, String> {
 struct PackageCache {
     dir: PathBuf,
     loaded: Mutex<HashMap<String, Arc<ProblemPackage>>>,
+    /// One fetch at a time: slots asking for the same new package wait for the first to finish
+    /// instead of unpacking over each other.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl PackageCache {
@@ -83,8 +86,13 @@ impl PackageCache {
         if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(JobError::Digest(digest.to_owned()));
         }
+        let _fetching = self.fetching.lock().await;
+        if let Some(p) = self.loaded.lock().expect("cache lock").get(digest) {
+            return Ok(p.clone());
+        }
         let root = self.dir.join(digest);
-        if !root.exists() {
+        let cached_on_disk = root.exists();
+        if !cached_on_disk {
             let mut object = store
                 .get(digest)
                 .await
@@ -97,17 +105,21 @@ impl PackageCache {
             if hex::encode(Sha256::digest(&bytes)) != digest {
                 return Err(JobError::Digest(digest.to_owned()));
             }
-            let tmp = self.dir.join(format!(".{digest}.{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&tmp);
-            std::fs::create_dir_all(&tmp).map_err(|e| {
+            let io_error = |e: std::io::Error| {
                 JobError::Unpack(
                     digest.to_owned(),
                     archive::ArchiveError::Io {
-                        path: tmp.clone(),
+                        path: self.dir.clone(),
                         source: e,
                     },
                 )
-            })?;
+            };
+            // A directory of its own (removed when dropped), then moved into place whole.
+            let tmp_dir = tempfile::Builder::new()
+                .prefix(".unpack-")
+                .tempdir_in(&self.dir)
+                .map_err(io_error)?;
+            let tmp = tmp_dir.path().to_owned();
             let unpacked = archive::unpack_zip(&bytes, &tmp, ArchiveLimits::default())
                 .map_err(|e| JobError::Unpack(digest.to_owned(), e))?;
             // Publish the unpacked tree atomically; a concurrent twin may have won the race.
@@ -117,10 +129,16 @@ impl PackageCache {
                     "cannot move into the cache".into(),
                 ));
             }
-            let _ = std::fs::remove_dir_all(&tmp);
+            drop(tmp_dir);
         }
-        let package = ProblemPackage::load(&root)
-            .map_err(|e| JobError::Package(digest.to_owned(), e.reasons.join("; ")))?;
+        let package = ProblemPackage::load(&root).map_err(|e| {
+            // A damaged copy on disk (a crash while it was written): drop it so the next
+            // delivery fetches the package again.
+            if cached_on_disk {
+                let _ = std::fs::remove_dir_all(&root);
+            }
+            JobError::Package(digest.to_owned(), e.reasons.join("; "))
+        })?;
         let package = Arc::new(package);
         self.loaded
             .lock()
@@ -373,6 +391,7 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
         packages: PackageCache {
             dir: cache_dir,
             loaded: Mutex::new(HashMap::new()),
+            fetching: tokio::sync::Mutex::new(()),
         },
     });
     let loops: Vec<_> = (0..slots)
