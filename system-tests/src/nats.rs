@@ -103,6 +103,29 @@ impl NatsServer {
     }
 }
 
+/// Returns once nats-server has processed everything `client` sent before, subscriptions included.
+///
+/// `async_nats::Client::flush` only empties the socket buffer; a subscription is not yet known to the
+/// server when it returns, so a message published right after on another connection can miss it.
+/// A message sent to the client's own inbox and received back is a round trip through the server,
+/// which handles one connection's commands in order.
+pub async fn settle(client: &async_nats::Client) {
+    use futures::StreamExt;
+    let probe = client.new_inbox();
+    let mut sub = client
+        .subscribe(probe.clone())
+        .await
+        .expect("subscribing to the probe");
+    client
+        .publish(probe, "".into())
+        .await
+        .expect("publishing the probe");
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("nats-server did not echo the probe within 10 s")
+        .expect("probe subscription ended");
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();

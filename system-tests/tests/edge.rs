@@ -66,7 +66,7 @@ async fn request_ids_reach_the_worker() {
     // Listen beside the workers (not in their queue group) to see the headers the edge sends.
     let admin = stack.nats.client("admin").await;
     let mut tap = admin.subscribe("auth.register").await.unwrap();
-    admin.flush().await.unwrap();
+    system_tests::nats::settle(&admin).await;
 
     let r = stack
         .http
@@ -100,7 +100,7 @@ async fn request_ids_reach_the_worker() {
     // Identity headers come from the token only.
     let tokens = stack.login("judy", "long enough pw").await;
     let mut tap = admin.subscribe("auth.me").await.unwrap();
-    admin.flush().await.unwrap();
+    system_tests::nats::settle(&admin).await;
     let r = stack
         .http
         .get(stack.url("/api/auth/me"))
@@ -179,7 +179,7 @@ async fn health_readiness_metrics_and_error_shapes() {
     // A worker that takes the request and never answers: 504 after the NATS request timeout.
     let admin = stack.nats.client("admin").await;
     let _silent = admin.subscribe("auth.login").await.unwrap();
-    admin.flush().await.unwrap();
+    system_tests::nats::settle(&admin).await;
     let started = std::time::Instant::now();
     let r = stack
         .post("/api/auth/login", &json!({"username": "x", "password": "y"}))
@@ -206,7 +206,7 @@ async fn shutdown_finishes_requests_in_flight() {
     // worker is still hashing the password.
     let admin = stack.nats.client("admin").await;
     let mut tap = admin.subscribe("auth.register").await.unwrap();
-    admin.flush().await.unwrap();
+    system_tests::nats::settle(&admin).await;
     let body = json!({"username": "kate", "email": "kate@example.org", "password": "long enough pw"});
     let request = stack
         .http

@@ -176,7 +176,7 @@ async fn only_the_edge_reaches_the_auth_service() {
         assert!(reply.is_err(), "{user} must not reach auth.login");
         // Nor may it listen in on the auth subjects.
         let mut sub = client.subscribe("auth.>").await.unwrap();
-        client.flush().await.unwrap();
+        system_tests::nats::settle(&client).await;
         edge.request("auth.me", "".into()).await.unwrap();
         let seen = tokio::time::timeout(Duration::from_millis(300), sub.next()).await;
         assert!(!matches!(seen, Ok(Some(_))), "{user} saw auth traffic");
