@@ -25,12 +25,33 @@ pub const RESULTS_STREAM: &str = "RESULTS";
 pub const RESULTS_SUBJECTS: &str = "results.>";
 /// The submission workers' shared durable consumer of results.
 pub const RESULTS_CONSUMER: &str = "submissions";
+/// Captures the advisories JetStream sends when a job ran out of deliveries (the judge died on
+/// every attempt, so none could report), so none is lost while no submission worker runs.
+pub const DEAD_JOBS_STREAM: &str = "DEAD_JOBS";
+/// The submission workers' shared durable consumer of [`DEAD_JOBS_STREAM`].
+pub const DEAD_JOBS_CONSUMER: &str = "submissions";
 /// Problem packages (zip), named by the SHA-256 of their bytes.
 pub const PROBLEMS_BUCKET: &str = "problems";
 
 /// The results subject of one submission.
 pub fn results_subject(submission_id: &str) -> String {
     format!("results.{submission_id}")
+}
+
+/// The subject of the advisory JetStream sends when a job of the judges' consumer reached its
+/// last delivery without an ack.
+pub fn max_deliveries_subject() -> String {
+    format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{JUDGE_CONSUMER}")
+}
+
+/// The part of nats-server's `io.nats.jetstream.advisory.v1.max_deliver` advisory we use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaxDeliveriesAdvisory {
+    pub stream: String,
+    pub consumer: String,
+    /// The job's sequence in [`JOBS_STREAM`].
+    pub stream_seq: u64,
+    pub deliveries: u64,
 }
 
 /// One submission to grade.
@@ -122,6 +143,26 @@ pub async fn provision_with(
             },
         )
         .await?;
+    let dead = js
+        .get_or_create_stream(stream::Config {
+            name: DEAD_JOBS_STREAM.to_owned(),
+            subjects: vec![max_deliveries_subject()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+    dead.get_or_create_consumer(
+        DEAD_JOBS_CONSUMER,
+        consumer::pull::Config {
+            durable_name: Some(DEAD_JOBS_CONSUMER.to_owned()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: ACK_WAIT,
+            filter_subject: max_deliveries_subject(),
+            ..Default::default()
+        },
+    )
+    .await?;
     if js.get_object_store(PROBLEMS_BUCKET).await.is_err() {
         js.create_object_store(jetstream::object_store::Config {
             bucket: PROBLEMS_BUCKET.to_owned(),

@@ -76,3 +76,17 @@ pub struct JudgeReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+impl JudgeReport {
+    /// The report of a job the judges could not grade, with the reason.
+    pub fn internal_error(reason: impl Into<String>) -> JudgeReport {
+        JudgeReport {
+            verdict: Verdict::InternalError,
+            run_time_ms: 0,
+            memory_kb: 0,
+            tests: Vec::new(),
+            compile_output: None,
+            error: Some(reason.into()),
+        }
+    }
+}

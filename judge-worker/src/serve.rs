@@ -21,7 +21,7 @@ use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
 use async_nats::service::ServiceExt;
 use common::jobs::{self, GradingJob, GradingStatus, GradingUpdate};
 use common::nats::NatsSettings;
-use common::{JudgeReport, Verdict};
+use common::JudgeReport;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
@@ -254,14 +254,7 @@ impl Worker {
             Ok(report) => report,
             Err(e) if last_attempt => {
                 tracing::error!(error = %e, "job failed on its last delivery: internal_error");
-                JudgeReport {
-                    verdict: Verdict::InternalError,
-                    run_time_ms: 0,
-                    memory_kb: 0,
-                    tests: Vec::new(),
-                    compile_output: None,
-                    error: Some(e.to_string()),
-                }
+                JudgeReport::internal_error(e.to_string())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "job failed; handing it back for another try");

@@ -441,27 +441,92 @@ async fn a_judge_killed_mid_job_loses_nothing() {
 
     // Exactly one verdict was published, and the job left the queue.
     let js = async_nats::jetstream::new(stack.nats.client("admin").await);
-    let results = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
-    let consumer = results
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-            filter_subject: common::jobs::results_subject(&id),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
-    let mut verdicts = 0;
-    while let Ok(Some(Ok(m))) =
-        tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut messages)).await
-    {
-        let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
-        if matches!(u.status, common::jobs::GradingStatus::Judged { .. }) {
-            verdicts += 1;
-        }
-    }
-    assert_eq!(verdicts, 1);
+    let published =
+        system_tests::results::read(&js, &[&id], Duration::from_secs(10), Duration::from_secs(2)).await;
+    assert_eq!(system_tests::results::verdicts(&published[&id]).len(), 1);
     let mut jobs = js.get_stream(common::jobs::JOBS_STREAM).await.unwrap();
     assert_eq!(jobs.info().await.unwrap().state.messages, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_kills_every_judge_ends_as_internal_error() {
+    let (stack, _admin, user) = stack_with_aplusb(StackOptions {
+        job_ack_wait: Duration::from_secs(2),
+        ..StackOptions::default()
+    })
+    .await;
+    let examples = examples();
+    let spin =
+        std::fs::read_to_string(examples.join("aplusb/submissions/time_limit_exceeded/spin.c")).unwrap();
+    // Watch the job's progress to see each delivery start.
+    let admin = stack.nats.client("admin").await;
+    let mut judge = start_judge(&stack, "65080");
+    wait_for_judge(&stack).await;
+    let (status, created, _) = submit(
+        &stack,
+        &user,
+        &json!({"problem_id": "aplusb", "language": "c", "source": spin}),
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut progress = admin.subscribe(common::jobs::results_subject(&id)).await.unwrap();
+    system_tests::nats::settle(&admin).await;
+
+    // Every judge that takes the job dies with it (as if the job brought it down), on every
+    // delivery JetStream allows.
+    for attempt in 1..=common::jobs::MAX_DELIVER as u64 {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(60), progress.next())
+                .await
+                .unwrap_or_else(|_| panic!("delivery {attempt} never started"))
+                .unwrap();
+            let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
+            assert!(
+                !matches!(u.status, common::jobs::GradingStatus::Judged { .. }),
+                "no judge may finish this job: {u:?}"
+            );
+            if u.attempt == attempt {
+                break;
+            }
+        }
+        judge.0.kill().unwrap();
+        judge.0.wait().unwrap();
+        judge = start_judge(&stack, &format!("{}", 65080 + 10 * attempt));
+    }
+
+    // The next judge's pull makes JetStream give up on the job; the submission worker ends it.
+    let judged = wait_judged(&stack, &user, &id).await;
+    assert_eq!(judged["verdict"], "internal_error", "{judged}");
+    assert!(
+        judged["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("delivered 3 times"),
+        "the reason is given: {judged}"
+    );
+    let js = async_nats::jetstream::new(admin.clone());
+    let published =
+        system_tests::results::read(&js, &[&id], Duration::from_secs(10), Duration::from_secs(1)).await;
+    assert_eq!(system_tests::results::verdicts(&published[&id]).len(), 1);
+    let mut queue = js.get_stream(common::jobs::JOBS_STREAM).await.unwrap();
+    assert_eq!(
+        queue.info().await.unwrap().state.messages,
+        0,
+        "the dead job left the queue"
+    );
+
+    // The queue is not stuck: the surviving judge grades the next submission.
+    let good = std::fs::read_to_string(examples.join("aplusb/submissions/accepted/aplusb.c")).unwrap();
+    let (status, created, _) = submit(
+        &stack,
+        &user,
+        &json!({"problem_id": "aplusb", "language": "c", "source": good}),
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    let judged = wait_judged(&stack, &user, created["id"].as_str().unwrap()).await;
+    assert_eq!(judged["verdict"], "accepted", "{judged}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,38 +636,18 @@ async fn three_hundred_at_once_to_two_judges_and_two_submission_workers() {
 
     // Every one judged, exactly once.
     let js = async_nats::jetstream::new(stack.nats.client("admin").await);
-    let results = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
-    let consumer = results
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
-    let mut verdicts = std::collections::HashMap::<String, (u32, common::Verdict)>::new();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while verdicts.len() < 300 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "only {} of 300 judged in time", verdicts.len());
-        if let Ok(Some(Ok(m))) = tokio::time::timeout(left, messages.next()).await {
-            let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
-            if let common::jobs::GradingStatus::Judged { report } = u.status {
-                let e = verdicts.entry(u.submission_id).or_insert((0, report.verdict));
-                e.0 += 1;
-            }
-        }
+    let wanted: Vec<&str> = unique.iter().map(String::as_str).collect();
+    let published =
+        system_tests::results::read(&js, &wanted, Duration::from_secs(240), Duration::from_secs(2)).await;
+    for id in &wanted {
+        let verdicts = system_tests::results::verdicts(&published[*id]);
+        assert_eq!(verdicts.len(), 1, "{id}: {verdicts:#?}");
+        assert_eq!(
+            verdicts[0].verdict,
+            common::Verdict::Accepted,
+            "{id}: {verdicts:#?}"
+        );
     }
-    // A little longer, to see any duplicate verdict arrive.
-    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
-        let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
-        if let common::jobs::GradingStatus::Judged { .. } = u.status {
-            verdicts
-                .entry(u.submission_id)
-                .or_insert((0, common::Verdict::InternalError))
-                .0 += 1;
-        }
-    }
-    assert!(unique.iter().all(|id| verdicts
-        .get(id)
-        .is_some_and(|(n, v)| *n == 1 && *v == common::Verdict::Accepted)));
     // And the records agree: a sample of them reads judged / accepted.
     for (id, who) in ids.iter().step_by(37) {
         let judged = wait_judged(&stack, &tokens[*who], id).await;

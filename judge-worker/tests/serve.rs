@@ -77,58 +77,8 @@ async fn serve_joins_nats_and_stops_on_sigterm() {
     assert!(!matches!(gone, Ok(Ok(_))), "the service is no longer listed");
 }
 
-/// Everything published on `results.>` so far, grouped by submission, in order.
-async fn read_results(
-    js: &async_nats::jetstream::Context,
-    until_judged: &[&str],
-    limit: Duration,
-) -> std::collections::HashMap<String, Vec<common::jobs::GradingUpdate>> {
-    use async_nats::jetstream::consumer::{pull, DeliverPolicy};
-    let stream = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
-    let mut by_submission: std::collections::HashMap<String, Vec<common::jobs::GradingUpdate>> =
-        Default::default();
-    let deadline = Instant::now() + limit;
-    let done = |m: &std::collections::HashMap<String, Vec<common::jobs::GradingUpdate>>| {
-        until_judged.iter().all(|id| {
-            m.get(*id).is_some_and(|u| {
-                u.iter()
-                    .any(|u| matches!(u.status, common::jobs::GradingStatus::Judged { .. }))
-            })
-        })
-    };
-    while !done(&by_submission) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "not every submission was judged in time: {by_submission:#?}"
-        );
-        if let Ok(Some(Ok(m))) = tokio::time::timeout(left, messages.next()).await {
-            let update: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
-            by_submission
-                .entry(update.submission_id.clone())
-                .or_default()
-                .push(update);
-        }
-    }
-    by_submission
-}
-
 fn verdict_of(updates: &[common::jobs::GradingUpdate]) -> &common::JudgeReport {
-    updates
-        .iter()
-        .find_map(|u| match &u.status {
-            common::jobs::GradingStatus::Judged { report } => Some(report),
-            _ => None,
-        })
-        .expect("a verdict")
+    system_tests::results::verdicts(updates)[0]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,10 +190,11 @@ async fn jobs_are_pulled_judged_and_reported() {
     system_tests::die_with_parent(&mut cmd);
     let mut child = cmd.spawn().expect("starting judge-worker serve");
 
-    let results = read_results(
+    let results = system_tests::results::read(
         &js,
         &["sub-ok", "sub-wa", "sub-nopkg", "sub-done"],
         Duration::from_secs(90),
+        Duration::ZERO,
     )
     .await;
     assert_eq!(

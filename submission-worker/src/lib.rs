@@ -3,6 +3,8 @@
 //! judges' results.
 
 pub mod comments;
+pub mod consume;
+pub mod dead_jobs;
 pub mod languages;
 pub mod limits;
 pub mod paging;
@@ -152,8 +154,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     )
     .await?;
     let (stop_results, results_stopped) = tokio::sync::oneshot::channel::<()>();
-    let applier = tokio::spawn(results::run(js, store, async move {
+    let applier = tokio::spawn(results::run(js.clone(), store, async move {
         let _ = results_stopped.await;
+    }));
+    let (stop_dead, dead_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dead_jobs = tokio::spawn(dead_jobs::run(js, async move {
+        let _ = dead_stopped.await;
     }));
     let (stop_sweep, mut sweep_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = tokio::spawn({
@@ -194,8 +200,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     )
     .await?;
     let _ = stop_results.send(());
+    let _ = stop_dead.send(());
     let _ = stop_sweep.send(());
     let _ = applier.await;
+    let _ = dead_jobs.await;
     let _ = sweeper.await;
     common::service::drain(&client).await;
     tracing::info!("submission worker stopped");

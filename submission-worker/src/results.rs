@@ -3,13 +3,11 @@
 //! is harmless. An update that cannot be stored (the database is down) is handed back to
 //! JetStream and retried, so no verdict is lost.
 
-use std::time::Duration;
-
-use async_nats::jetstream::{self, AckKind};
+use async_nats::jetstream;
 use common::jobs::{self, GradingStatus, GradingUpdate};
-use futures::StreamExt;
 use mongodb::bson::{self, doc};
 
+use crate::consume::{consume, Outcome};
 use crate::store::Store;
 
 /// Applies one update.
@@ -55,66 +53,22 @@ pub async fn apply(store: &Store, update: &GradingUpdate) -> mongodb::error::Res
 
 /// Pulls results from the shared durable consumer until `stop` resolves.
 pub async fn run(js: jetstream::Context, store: Store, stop: impl std::future::Future<Output = ()>) {
-    tokio::pin!(stop);
-    let consumer = loop {
-        match js
-            .get_consumer_from_stream::<jetstream::consumer::pull::Config, _, _>(
-                jobs::RESULTS_CONSUMER,
-                jobs::RESULTS_STREAM,
-            )
-            .await
-        {
-            Ok(c) => break c,
+    let store = &store;
+    consume(js, jobs::RESULTS_STREAM, jobs::RESULTS_CONSUMER, 64, stop, |payload| async move {
+        let update: GradingUpdate = match serde_json::from_slice(&payload) {
+            Ok(u) => u,
             Err(e) => {
-                tracing::warn!(error = %e, "waiting for the results consumer to be provisioned");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = &mut stop => return,
-                }
-            }
-        }
-    };
-    loop {
-        let mut messages = match consumer.stream().max_messages_per_batch(64).messages().await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading results");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = &mut stop => return,
-                }
+                tracing::error!(error = %e, "malformed result dropped");
+                return Outcome::Malformed;
             }
         };
-        loop {
-            let next = tokio::select! {
-                m = messages.next() => m,
-                _ = &mut stop => return,
-            };
-            let msg = match next {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "results stream interrupted");
-                    break;
-                }
-                None => break,
-            };
-            let update: GradingUpdate = match serde_json::from_slice(&msg.payload) {
-                Ok(u) => u,
-                Err(e) => {
-                    tracing::error!(error = %e, "malformed result dropped");
-                    let _ = msg.ack_with(AckKind::Term).await;
-                    continue;
-                }
-            };
-            match apply(&store, &update).await {
-                Ok(()) => {
-                    let _ = msg.ack().await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, submission = %update.submission_id, "storing a result failed; will retry");
-                    let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
-                }
+        match apply(store, &update).await {
+            Ok(()) => Outcome::Done,
+            Err(e) => {
+                tracing::warn!(error = %e, submission = %update.submission_id, "storing a result failed; will retry");
+                Outcome::Retry
             }
         }
-    }
+    })
+    .await
 }

@@ -5,6 +5,7 @@
 
 pub mod mongo;
 pub mod nats;
+pub mod results;
 pub mod stack;
 
 use std::net::TcpListener;
