@@ -530,10 +530,12 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outages_of_the_store_and_the_broker_lose_no_verdict() {
+async fn the_store_down_loses_no_verdict() {
     let (mut stack, _admin, user) = stack_with_aplusb(StackOptions::default()).await;
     if stack.mongo.is_external() {
-        eprintln!("SKIPPED outages_of_the_store_and_the_broker_lose_no_verdict: MONGODB_URI points at a server this test cannot stop");
+        eprintln!(
+            "SKIPPED the_store_down_loses_no_verdict: MONGODB_URI points at a server this test cannot stop"
+        );
         return;
     }
     let _judge = start_judge(&stack, "65050");
@@ -553,15 +555,13 @@ async fn outages_of_the_store_and_the_broker_lose_no_verdict() {
         .get_auth(&format!("/api/submissions/{}", ids[0]), &user)
         .await;
     assert_eq!(r.status(), 503, "a clear 503 while the store is down");
+    // A submission made while it is down is refused with a clear 503, never half-saved.
+    let (status, refused, _) = submit(&stack, &user, &body).await;
+    assert_eq!(status, 503, "{refused}");
+    assert_eq!(refused["code"], "store_unavailable", "{refused}");
     stack.mongo.restart();
 
-    // The broker restarts between submissions (its JetStream data kept on disk).
-    for _ in 0..3 {
-        let (status, created, _) = submit(&stack, &user, &body).await;
-        assert_eq!(status, 202, "{created}");
-        ids.push(created["id"].as_str().unwrap().to_owned());
-    }
-    stack.nats.restart();
+    // And once it is back, submissions flow again.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, created, _) = submit(&stack, &user, &body).await;
@@ -569,19 +569,15 @@ async fn outages_of_the_store_and_the_broker_lose_no_verdict() {
             ids.push(created["id"].as_str().unwrap().to_owned());
             break;
         }
-        assert!([503, 504].contains(&status), "{status}: {created}");
-        assert!(
-            Instant::now() < deadline,
-            "submissions never worked again after the restart"
-        );
+        assert_eq!(status, 503, "{created}");
+        assert!(Instant::now() < deadline, "submissions never worked again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for id in &ids {
         let judged = wait_judged(&stack, &user, id).await;
         assert_eq!(judged["verdict"], "accepted", "{judged}");
     }
-    // Each submission is one record, judged (a job in flight when the broker restarted may be
-    // judged twice; the record takes the first verdict and ignores the second).
+    // Each submission is one record, judged.
     let listed: Value = stack
         .get_auth("/api/submissions?limit=100", &user)
         .await
@@ -598,6 +594,107 @@ async fn outages_of_the_store_and_the_broker_lose_no_verdict() {
     let mut sent = ids.clone();
     sent.sort();
     assert_eq!(listed_ids, sent, "no record lost or duplicated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_restarted_while_submissions_flow() {
+    let (mut stack, _admin, user) = stack_with_aplusb(StackOptions {
+        max_queued: 1_000,
+        per_minute: 1_000,
+        ..StackOptions::default()
+    })
+    .await;
+    let _judge = start_judge(&stack, "65110");
+    wait_for_judge(&stack).await;
+    let source = std::fs::read_to_string(examples().join("aplusb/submissions/accepted/aplusb.c")).unwrap();
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": source});
+
+    // Clients that submit steadily, four calls in flight, and, like a careful front end, retry a
+    // failed call with the same Idempotency-Key until it is accepted.
+    const SENT: usize = 60;
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let submitter = tokio::spawn({
+        let (http, url, token) = (stack.http.clone(), stack.url("/api/submissions"), user.clone());
+        let (accepted, failures) = (accepted.clone(), failures.clone());
+        async move {
+            futures::stream::iter(0..SENT)
+                .map(|i| {
+                    let (http, url, token, body) = (http.clone(), url.clone(), token.clone(), body.clone());
+                    let (accepted, failures) = (accepted.clone(), failures.clone());
+                    async move {
+                        let deadline = Instant::now() + Duration::from_secs(60);
+                        loop {
+                            let r = http
+                                .post(&url)
+                                .bearer_auth(&token)
+                                .header("idempotency-key", format!("flow-{i}"))
+                                .json(&body)
+                                .send()
+                                .await
+                                .unwrap();
+                            let status = r.status().as_u16();
+                            let answer: Value = r.json().await.unwrap();
+                            if status == 202 || status == 200 {
+                                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                return answer["id"].as_str().unwrap().to_owned();
+                            }
+                            assert!([503, 504].contains(&status), "{status}: {answer}");
+                            assert!(Instant::now() < deadline, "submission {i} never went through");
+                            failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                })
+                .buffer_unordered(4)
+                .collect::<Vec<String>>()
+                .await
+        }
+    });
+
+    // The broker dies mid-stream and comes back with its JetStream store.
+    while accepted.load(std::sync::atomic::Ordering::SeqCst) < SENT / 4 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::task::block_in_place(|| stack.nats.restart());
+    let ids = submitter.await.unwrap();
+    eprintln!(
+        "{} calls failed with 503/504 during the restart and were retried",
+        failures.load(std::sync::atomic::Ordering::SeqCst)
+    );
+
+    // Each one is a single record, judged once.
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), SENT, "one submission per idempotency key");
+    for id in &ids {
+        let judged = wait_judged(&stack, &user, id).await;
+        assert_eq!(judged["verdict"], "accepted", "{judged}");
+    }
+    let listed: Value = stack
+        .get_auth("/api/submissions?limit=100", &user)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut listed_ids: Vec<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    listed_ids.sort();
+    assert_eq!(listed_ids, unique, "no record lost or duplicated");
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let published =
+        system_tests::results::read(&js, &wanted, Duration::from_secs(30), Duration::from_secs(2)).await;
+    let twice: Vec<_> = wanted
+        .iter()
+        .filter(|id| system_tests::results::verdicts(&published[**id]).len() != 1)
+        .collect();
+    assert!(twice.is_empty(), "judged more than once: {twice:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
