@@ -30,6 +30,9 @@ pub const RESULTS_CONSUMER: &str = "submissions";
 pub const DEAD_JOBS_STREAM: &str = "DEAD_JOBS";
 /// The submission workers' shared durable consumer of [`DEAD_JOBS_STREAM`].
 pub const DEAD_JOBS_CONSUMER: &str = "submissions";
+/// Key-value bucket of per-user submission counters (waiting, and made this minute), one entry
+/// per user id.
+pub const LIMITS_BUCKET: &str = "submission_limits";
 /// Problem packages (zip), named by the SHA-256 of their bytes.
 pub const PROBLEMS_BUCKET: &str = "problems";
 
@@ -163,6 +166,9 @@ pub async fn provision_with(
         },
     )
     .await?;
+    // The counters' bucket is created as the stream async-nats' `create_key_value` would make,
+    // because that call fails against nats-server 2.9 (it reads account fields added in 2.10.8).
+    js.get_or_create_stream(kv_stream(LIMITS_BUCKET)).await?;
     if js.get_object_store(PROBLEMS_BUCKET).await.is_err() {
         js.create_object_store(jetstream::object_store::Config {
             bucket: PROBLEMS_BUCKET.to_owned(),
@@ -172,4 +178,19 @@ pub async fn provision_with(
         .await?;
     }
     Ok(())
+}
+
+/// The stream behind a key-value bucket holding one value per key, as `create_key_value` builds it.
+fn kv_stream(bucket: &str) -> stream::Config {
+    stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    }
 }

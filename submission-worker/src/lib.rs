@@ -5,6 +5,7 @@
 pub mod comments;
 pub mod consume;
 pub mod dead_jobs;
+pub mod intake;
 pub mod languages;
 pub mod limits;
 pub mod paging;
@@ -15,7 +16,7 @@ pub mod submissions;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream;
 use common::config::{self, ConfigError};
@@ -23,7 +24,6 @@ use common::nats::NatsSettings;
 use common::service::{Answer, Caller, Failure};
 use common::subjects::submission as subjects;
 use common::Problem;
-use tokio::sync::Mutex;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -68,27 +68,21 @@ pub enum SubmissionError {
 /// What every handler shares.
 pub struct Service {
     pub store: store::Store,
-    pub limits: limits::Limits,
+    pub counters: limits::Counters,
+    pub committer: intake::Committer,
+    pub problem_refs: problems::ProblemRefs,
     pub client: async_nats::Client,
     pub js: jetstream::Context,
-    languages: Mutex<(Option<Instant>, Vec<languages::Language>)>,
+    languages: languages::Catalog,
 }
 
 /// How often the outbox is swept for jobs that could not be published when saved.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
-/// How long the judges' language list is reused before asking again.
-const LANGUAGES_FRESH: Duration = Duration::from_secs(2);
-
 impl Service {
-    /// The languages the judges offer now (asked at most every two seconds).
+    /// The languages the judges offer now.
     pub async fn languages(&self) -> Vec<languages::Language> {
-        let mut cached = self.languages.lock().await;
-        if cached.0.is_none_or(|at| at.elapsed() > LANGUAGES_FRESH) || cached.1.is_empty() {
-            cached.1 = languages::offered(&self.client, Duration::from_millis(250)).await;
-            cached.0 = Some(Instant::now());
-        }
-        cached.1.clone()
+        self.languages.get().await
     }
 }
 
@@ -132,12 +126,15 @@ impl Service {
         let store = store::connect(&settings.mongodb_uri, &settings.database).await?;
         store::migrate(&store).await?;
         let client = common::nats::connect(&settings.nats, "submission-worker").await?;
+        let js = jetstream::new(client.clone());
         Ok(Service {
+            counters: limits::Counters::new(js.clone(), settings.limits),
+            committer: intake::Committer::start(store.submissions.clone()),
+            problem_refs: problems::ProblemRefs::default(),
+            languages: languages::Catalog::new(client.clone()),
             store,
-            limits: settings.limits,
-            js: jetstream::new(client.clone()),
+            js,
             client,
-            languages: Mutex::new((None, Vec::new())),
         })
     }
 }
@@ -145,7 +142,12 @@ impl Service {
 /// Serves until `shutdown` resolves, applying results alongside.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), SubmissionError> {
     let svc = Arc::new(Service::connect(&settings).await?);
-    let (client, js, store) = (svc.client.clone(), svc.js.clone(), svc.store.clone());
+    let (client, js, store, counters) = (
+        svc.client.clone(),
+        svc.js.clone(),
+        svc.store.clone(),
+        svc.counters.clone(),
+    );
     let service = common::service::start_service(
         &client,
         subjects::SERVICE,
@@ -154,7 +156,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     )
     .await?;
     let (stop_results, results_stopped) = tokio::sync::oneshot::channel::<()>();
-    let applier = tokio::spawn(results::run(js.clone(), store, async move {
+    let applier = tokio::spawn(results::run(js.clone(), store, counters, async move {
         let _ = results_stopped.await;
     }));
     let (stop_dead, dead_stopped) = tokio::sync::oneshot::channel::<()>();

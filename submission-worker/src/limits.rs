@@ -1,18 +1,19 @@
 //! Per-user limits on submissions, so one user cannot starve the judges: at most `max_queued`
 //! submissions not yet judged, and at most `per_minute` new ones in a calendar minute.
 //!
-//! Both are counter documents changed with `$inc` by `_id` — never counts over submissions,
-//! which the embedded store answers by scanning the whole collection. A slot is taken with a
-//! conditional upsert: when the filter (`queued < max`) does not match an existing document the
-//! upsert collides with it on `_id`, and that duplicate-key error *is* the refusal, atomically.
+//! Each user's counters are one entry of a JetStream key-value bucket (provisioned with the
+//! streams), changed only by compare-and-set on the entry's revision, so replicas never lose an
+//! update and nothing ever counts over submissions. They are off the database's path on purpose: the embedded store
+//! manages about a thousand single writes a second, and two counter writes per submission would
+//! halve intake; a NATS compare-and-set costs a fraction of a millisecond.
 
-use common::migrate::is_duplicate_key;
+use std::sync::Arc;
+
+use async_nats::jetstream::{self, kv};
+use common::jobs::LIMITS_BUCKET;
 use common::service::Failure;
 use common::Problem;
-use mongodb::bson::{doc, Document};
-use mongodb::Collection;
-
-pub const COLLECTION: &str = "user_limits";
+use tokio::sync::OnceCell;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -22,67 +23,183 @@ pub struct Limits {
     pub per_minute: i64,
 }
 
-fn store_down(e: mongodb::error::Error) -> Failure {
-    crate::store::unavailable(e).into()
+#[derive(Debug, thiserror::Error)]
+#[error("submission counters: {0}")]
+pub struct CounterError(String);
+
+fn counter_error(e: impl std::fmt::Display) -> CounterError {
+    CounterError(e.to_string())
 }
 
-/// Takes a queue slot and a rate slot for `user`, or refuses with 429 and `Retry-After`.
-pub async fn acquire(limits: &Collection<Document>, l: Limits, user: &str) -> Result<(), Failure> {
-    let now = chrono::Utc::now();
-    let minute = now.timestamp() / 60;
-    let rate_id = format!("rate:{user}:{minute}");
-    let taken = limits
-        .update_one(
-            doc! {"_id": &rate_id, "n": {"$lt": l.per_minute}},
-            doc! {"$inc": {"n": 1_i64}, "$setOnInsert": {"expires_ms": (minute + 2) * 60_000}},
-        )
-        .upsert(true)
-        .await;
-    match taken {
-        Ok(_) => {}
-        Err(e) if is_duplicate_key(&e) => {
-            let wait = 60 - (now.timestamp() % 60) as u64;
-            return Err(Failure::retry_after(
-                Problem::new(429, "rate_limited", "Too many submissions this minute").with_detail(format!(
-                    "at most {} a minute; try again in {wait} s",
-                    l.per_minute
-                )),
-                wait.max(1),
-            ));
+/// The bucket, opened on first use (the provisioning step may run after the worker starts).
+#[derive(Clone)]
+pub struct Counters {
+    js: jetstream::Context,
+    pub limits: Limits,
+    bucket: Arc<OnceCell<kv::Store>>,
+}
+
+/// One user's counters, the value of the key `<user id>`: submissions not yet judged, and how
+/// many were made in calendar minute `minute`. Written as `queued minute in_minute`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Usage {
+    queued: i64,
+    minute: i64,
+    in_minute: i64,
+}
+
+impl Usage {
+    fn parse(value: &[u8]) -> Usage {
+        let text = std::str::from_utf8(value).unwrap_or_default();
+        let mut n = text.split(' ').map(|v| v.parse::<i64>().unwrap_or(0));
+        Usage {
+            queued: n.next().unwrap_or(0),
+            minute: n.next().unwrap_or(0),
+            in_minute: n.next().unwrap_or(0),
         }
-        Err(e) => return Err(store_down(e)),
     }
-    let queued = limits
-        .update_one(
-            doc! {"_id": format!("queued:{user}"), "n": {"$lt": l.max_queued}},
-            doc! {"$inc": {"n": 1_i64}},
-        )
-        .upsert(true)
-        .await;
-    match queued {
-        Ok(_) => Ok(()),
-        Err(e) if is_duplicate_key(&e) => Err(Failure::retry_after(
-            Problem::new(
-                429,
-                "too_many_queued",
-                "Too many submissions waiting to be judged",
-            )
-            .with_detail(format!("at most {} waiting at once", l.max_queued)),
-            5,
-        )),
-        Err(e) => Err(store_down(e)),
+
+    fn encode(&self) -> bytes::Bytes {
+        format!("{} {} {}", self.queued, self.minute, self.in_minute).into()
     }
 }
 
-/// Gives back the queue slot of one submission (judged, or never created).
-pub async fn release(limits: &Collection<Document>, user: &str) {
-    let released = limits
-        .update_one(
-            doc! {"_id": format!("queued:{user}"), "n": {"$gt": 0_i64}},
-            doc! {"$inc": {"n": -1_i64}},
-        )
-        .await;
-    if let Err(e) = released {
-        tracing::warn!(user, error = %e, "releasing a queue slot");
+/// Why a slot was refused.
+enum Refusal {
+    Rate,
+    Queued,
+}
+
+impl Counters {
+    pub fn new(js: jetstream::Context, limits: Limits) -> Counters {
+        Counters {
+            js,
+            limits,
+            bucket: Arc::new(OnceCell::new()),
+        }
+    }
+
+    async fn bucket(&self) -> Result<&kv::Store, CounterError> {
+        self.bucket
+            .get_or_try_init(|| async { self.js.get_key_value(LIMITS_BUCKET).await.map_err(counter_error) })
+            .await
+    }
+
+    /// Takes a queue slot and a rate slot for `user`, or refuses with 429 and `Retry-After`.
+    pub async fn acquire(&self, user: &str) -> Result<(), Failure> {
+        let bucket = self.bucket().await.map_err(unavailable)?;
+        let now = chrono::Utc::now();
+        let minute = now.timestamp() / 60;
+        let l = self.limits;
+        let changed = change(bucket, user, |mut u| {
+            if u.minute != minute {
+                (u.minute, u.in_minute) = (minute, 0);
+            }
+            if u.in_minute >= l.per_minute {
+                return Err(Refusal::Rate);
+            }
+            if u.queued >= l.max_queued {
+                return Err(Refusal::Queued);
+            }
+            u.in_minute += 1;
+            u.queued += 1;
+            Ok(u)
+        })
+        .await
+        .map_err(unavailable)?;
+        match changed {
+            Ok(()) => Ok(()),
+            Err(Refusal::Rate) => {
+                let wait = 60 - (now.timestamp() % 60) as u64;
+                Err(Failure::retry_after(
+                    Problem::new(429, "rate_limited", "Too many submissions this minute").with_detail(
+                        format!("at most {} a minute; try again in {wait} s", l.per_minute),
+                    ),
+                    wait.max(1),
+                ))
+            }
+            Err(Refusal::Queued) => Err(Failure::retry_after(
+                Problem::new(
+                    429,
+                    "too_many_queued",
+                    "Too many submissions waiting to be judged",
+                )
+                .with_detail(format!("at most {} waiting at once", l.max_queued)),
+                5,
+            )),
+        }
+    }
+
+    /// Gives back the queue slot of one submission (judged, or never created).
+    pub async fn release(&self, user: &str) {
+        let released = match self.bucket().await {
+            Ok(bucket) => {
+                change(bucket, user, |mut u| {
+                    u.queued = (u.queued - 1).max(0);
+                    Ok::<_, Refusal>(u)
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = released {
+            tracing::warn!(user, error = %e, "releasing a queue slot");
+        }
+    }
+}
+
+fn unavailable(e: CounterError) -> Failure {
+    tracing::error!(error = %e, "submission counters unavailable");
+    Problem::new(
+        503,
+        "counters_unavailable",
+        "The submission counters are unavailable",
+    )
+    .with_detail("try again shortly")
+    .into()
+}
+
+/// Applies `f` to the user's counters by compare-and-set on the key's revision, retrying when
+/// another replica wrote in between. `f` may refuse; then nothing is written.
+async fn change<R>(
+    bucket: &kv::Store,
+    user: &str,
+    f: impl Fn(Usage) -> Result<Usage, R>,
+) -> Result<Result<(), R>, CounterError> {
+    loop {
+        let entry = bucket.entry(user).await.map_err(counter_error)?;
+        let (current, revision) = match &entry {
+            Some(e) if e.operation == kv::Operation::Put => (Usage::parse(&e.value), Some(e.revision)),
+            _ => (Usage::default(), None),
+        };
+        let next = match f(current) {
+            Ok(next) => next,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if next == current {
+            return Ok(Ok(()));
+        }
+        let written = match revision {
+            Some(r) => bucket
+                .update(user, next.encode(), r)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    (
+                        e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                        counter_error(e),
+                    )
+                }),
+            None => bucket
+                .create(user, next.encode())
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, counter_error(e))),
+        };
+        match written {
+            Ok(()) => return Ok(Ok(())),
+            Err((true, _)) => continue,
+            Err((false, e)) => return Err(e),
+        }
     }
 }

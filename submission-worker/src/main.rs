@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
                 let zip = judge_worker::archive::pack_zip(&dir)?;
                 let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
                 match submission_worker::problems::import(&svc, id, zip.into()).await {
-                    Ok(p) => println!("imported {} (version {})", p["id"], p["version"]),
+                    Ok((p, _)) => println!("imported {} (version {})", p["id"], p["version"]),
                     Err(f) => {
                         let reasons: Vec<String> =
                             f.problem.errors.iter().map(|e| e.message.clone()).collect();

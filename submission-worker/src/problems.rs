@@ -44,17 +44,20 @@ pub async fn create(svc: &Service, caller: &Caller, zip: Bytes) -> Result<Answer
     if !caller.is_admin() {
         return Err(Problem::new(403, "forbidden", "Only admins may upload problems").into());
     }
-    let problem = import(svc, caller.resource_id.clone(), zip).await?;
-    Ok(Answer::json(201, &problem))
+    let (problem, new_version) = import(svc, caller.resource_id.clone(), zip).await?;
+    // The same bytes again change nothing: 200 with the stored version.
+    let status = if new_version { 201 } else { 200 };
+    Ok(Answer::json(status, &problem))
 }
 
 /// Checks a package and stores it as problem `requested_id` (default: the package's folder
-/// name); returns the problem's API view. Also used by `submission-worker import`.
+/// name); returns the problem's API view and whether this upload made a new version (the same
+/// bytes again do not). Also used by `submission-worker import`.
 pub async fn import(
     svc: &Service,
     requested_id: Option<String>,
     zip: Bytes,
-) -> Result<serde_json::Value, Failure> {
+) -> Result<(serde_json::Value, bool), Failure> {
     // Unpack and parse off the async threads: a package can be large.
     let parsed = tokio::task::spawn_blocking({
         let zip = zip.clone();
@@ -95,7 +98,7 @@ pub async fn import(
         .await
         .map_err(store::unavailable)?;
     if let Some(existing) = existing.filter(|e| e.get_str("package_digest") == Ok(digest.as_str())) {
-        return Ok(view(&existing, true));
+        return Ok((view(&existing, true), false));
     }
     let store = svc.js.get_object_store(PROBLEMS_BUCKET).await.map_err(|e| {
         Problem::new(503, "broker_unavailable", "The package store is unavailable").with_detail(e.to_string())
@@ -133,7 +136,8 @@ pub async fn import(
         .map_err(store::unavailable)?
         .ok_or_else(|| Problem::new(500, "internal", "The problem vanished"))?;
     tracing::info!(problem = %id, digest = %digest, "problem stored");
-    Ok(view(&after, true))
+    svc.problem_refs.forget(&id);
+    Ok((view(&after, true), true))
 }
 
 /// The API view of a stored problem; `full` adds statements and samples.
@@ -185,4 +189,60 @@ pub async fn get(svc: &Service, id: &str) -> Result<Answer, Failure> {
         .map_err(store::unavailable)?
         .ok_or_else(|| Problem::new(404, "not_found", "No such problem"))?;
     Ok(Answer::json(200, &view(&d, true)))
+}
+
+/// What a new submission records of its problem: the version and the package it is judged on.
+#[derive(Debug, Clone)]
+pub struct ProblemRef {
+    pub version: i64,
+    pub package_digest: String,
+}
+
+/// How long a looked-up [`ProblemRef`] is reused for new submissions.
+const REF_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Recently looked-up problems, so a burst of submissions to one problem costs one lookup, not
+/// one each. A re-upload through this replica is seen at once; through another, within a second
+/// (a submission made in that second is judged on the version it records).
+#[derive(Default)]
+pub struct ProblemRefs(std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, ProblemRef)>>);
+
+impl ProblemRefs {
+    /// The problem `id`, or `None` when there is no such problem.
+    pub async fn get(
+        &self,
+        problems: &mongodb::Collection<Document>,
+        id: &str,
+    ) -> mongodb::error::Result<Option<ProblemRef>> {
+        if let Some((at, r)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            if at.elapsed() < REF_FRESH {
+                return Ok(Some(r.clone()));
+            }
+        }
+        let Some(d) = problems
+            .find_one(doc! {"_id": id})
+            .projection(doc! {"version": 1, "package_digest": 1})
+            .await?
+        else {
+            return Ok(None);
+        };
+        let r = ProblemRef {
+            version: d
+                .get("version")
+                .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
+                .unwrap_or(1),
+            package_digest: d.get_str("package_digest").unwrap_or_default().to_owned(),
+        };
+        let mut refs = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Ids are checked on upload; this bounds the map if problems come and go.
+        if refs.len() > 10_000 {
+            refs.clear();
+        }
+        refs.insert(id.to_owned(), (std::time::Instant::now(), r.clone()));
+        Ok(Some(r))
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
 }

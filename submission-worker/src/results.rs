@@ -8,10 +8,11 @@ use common::jobs::{self, GradingStatus, GradingUpdate};
 use mongodb::bson::{self, doc};
 
 use crate::consume::{consume, Outcome};
+use crate::limits::Counters;
 use crate::store::Store;
 
 /// Applies one update.
-pub async fn apply(store: &Store, update: &GradingUpdate) -> mongodb::error::Result<()> {
+pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -> mongodb::error::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     let filter = doc! {"_id": &update.submission_id, "status": {"$ne": "judged"}};
     let set = match &update.status {
@@ -43,7 +44,7 @@ pub async fn apply(store: &Store, update: &GradingUpdate) -> mongodb::error::Res
             .find_one_and_update(filter, doc! {"$set": set})
             .await?;
         if let Some(user) = before.as_ref().and_then(|b| b.get_str("user_id").ok()) {
-            crate::limits::release(&store.limits, user).await;
+            counters.release(user).await;
         }
     } else {
         store.submissions.update_one(filter, doc! {"$set": set}).await?;
@@ -52,8 +53,13 @@ pub async fn apply(store: &Store, update: &GradingUpdate) -> mongodb::error::Res
 }
 
 /// Pulls results from the shared durable consumer until `stop` resolves.
-pub async fn run(js: jetstream::Context, store: Store, stop: impl std::future::Future<Output = ()>) {
-    let store = &store;
+pub async fn run(
+    js: jetstream::Context,
+    store: Store,
+    counters: Counters,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let (store, counters) = (&store, &counters);
     consume(js, jobs::RESULTS_STREAM, jobs::RESULTS_CONSUMER, 64, stop, |payload| async move {
         let update: GradingUpdate = match serde_json::from_slice(&payload) {
             Ok(u) => u,
@@ -62,7 +68,7 @@ pub async fn run(js: jetstream::Context, store: Store, stop: impl std::future::F
                 return Outcome::Malformed;
             }
         };
-        match apply(store, &update).await {
+        match apply(store, counters, &update).await {
             Ok(()) => Outcome::Done,
             Err(e) => {
                 tracing::warn!(error = %e, submission = %update.submission_id, "storing a result failed; will retry");

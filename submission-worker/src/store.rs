@@ -20,7 +20,6 @@ pub struct Store {
     pub db: Database,
     pub problems: Collection<Document>,
     pub submissions: Collection<Document>,
-    pub limits: Collection<Document>,
     pub comments: Collection<Document>,
 }
 
@@ -35,7 +34,6 @@ pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store>
     Ok(Store {
         problems: db.collection(PROBLEMS),
         submissions: db.collection(SUBMISSIONS),
-        limits: db.collection(crate::limits::COLLECTION),
         comments: db.collection(COMMENTS),
         db,
     })

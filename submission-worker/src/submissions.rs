@@ -8,6 +8,7 @@ use common::{FieldError, Problem};
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Map, Value};
 
+use crate::intake::Refused;
 use crate::Service;
 use crate::{paging, store};
 
@@ -59,9 +60,8 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         source.unwrap_or_default(),
     );
     let problem = svc
-        .store
-        .problems
-        .find_one(doc! {"_id": problem_id})
+        .problem_refs
+        .get(&svc.store.problems, problem_id)
         .await
         .map_err(store::unavailable)?;
     let Some(problem) = problem else {
@@ -70,11 +70,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     if !svc.languages().await.iter().any(|l| l.id == language) {
         return Err(Problem::field("language", "no judge offers this language now").into());
     }
-    let version = problem
-        .get("version")
-        .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
-        .unwrap_or(1);
-    let digest = problem.get_str("package_digest").unwrap_or_default().to_owned();
+    let (version, digest) = (problem.version, problem.package_digest);
     // Ids are UUIDv7: ordered by time, so listing pages by id.
     let id = uuid::Uuid::now_v7().to_string();
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -92,35 +88,23 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     };
     // A repeat of an accepted request gets its submission back, whatever the limits say now.
     if caller.idempotency_key.is_some() {
-        if let Some(existing) = svc
-            .store
-            .submissions
-            .find_one(doc! {"idem": &idem})
-            .await
-            .map_err(store::unavailable)?
-        {
+        if let Some(existing) = find_by_key(svc, &idem).await? {
             return Ok(accepted(&existing));
         }
     }
-    crate::limits::acquire(&svc.store.limits, svc.limits, &user_id).await?;
-    match svc.store.submissions.insert_one(record).await {
-        Ok(_) => {}
-        Err(e) if common::migrate::is_duplicate_key(&e) => {
-            // A repeat of an earlier request: it takes no slot of its own.
-            crate::limits::release(&svc.store.limits, &user_id).await;
-            let existing = svc
-                .store
-                .submissions
-                .find_one(doc! {"idem": &idem})
-                .await
-                .map_err(store::unavailable)?
-                .ok_or_else(|| {
-                    Problem::new(409, "conflict", "The idempotency key is being used right now")
-                })?;
+    svc.counters.acquire(&user_id).await?;
+    match svc.committer.insert(record).await {
+        Ok(()) => {}
+        Err(Refused::Duplicate) => {
+            // A repeat of an earlier request, racing this one: it takes no slot of its own.
+            svc.counters.release(&user_id).await;
+            let existing = find_by_key(svc, &idem).await?.ok_or_else(|| {
+                Problem::new(409, "conflict", "The idempotency key is being used right now")
+            })?;
             return Ok(accepted(&existing));
         }
-        Err(e) => {
-            crate::limits::release(&svc.store.limits, &user_id).await;
+        Err(Refused::Store(e)) => {
+            svc.counters.release(&user_id).await;
             return Err(store::unavailable(e).into());
         }
     }
@@ -141,6 +125,15 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     let mut answer = Answer::json(202, &json!({"id": id, "status": "queued"}));
     answer.location = Some(format!("/api/submissions/{id}"));
     Ok(answer)
+}
+
+async fn find_by_key(svc: &Service, idem: &str) -> Result<Option<Document>, Failure> {
+    Ok(svc
+        .store
+        .submissions
+        .find_one(doc! {"idem": idem})
+        .await
+        .map_err(store::unavailable)?)
 }
 
 /// The 202 answer for an existing submission (an idempotent repeat).
@@ -246,18 +239,7 @@ pub async fn publish(svc: &Service, job: &GradingJob) -> bool {
         tracing::warn!(submission = %job.submission_id, error = %e, "job not published yet; the sweep will retry");
         return false;
     }
-    let done = svc
-        .store
-        .submissions
-        .update_one(
-            doc! {"_id": &job.submission_id},
-            doc! {"$set": {"outbox": "done"}},
-        )
-        .await;
-    if let Err(e) = done {
-        // Harmless: the sweep publishes it again and JetStream drops the duplicate.
-        tracing::warn!(submission = %job.submission_id, error = %e, "marking the job published");
-    }
+    svc.committer.published(job.submission_id.clone());
     true
 }
 

@@ -1,0 +1,124 @@
+//! Group commit for new submissions: concurrent creates are written with one `insert_many`
+//! instead of one `insert_one` each, and their jobs are marked published with one `update_many`.
+//!
+//! The batching is opportunistic: a writer takes whatever is waiting (up to [`MAX_BATCH`]) the
+//! moment the previous write returns, so a lone request is written at once and adds no latency,
+//! while under load each write carries everything that arrived during the one before. Batches
+//! are written `ordered: false`, so a duplicate idempotency key fails only its own caller.
+
+use mongodb::bson::{doc, Document};
+use mongodb::error::{Error, ErrorKind};
+use mongodb::Collection;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most documents written at once.
+pub const MAX_BATCH: usize = 128;
+
+/// Why one submission was not written.
+#[derive(Debug, Clone)]
+pub enum Refused {
+    /// Its idempotency key (or id) is taken: a repeat of an earlier request.
+    Duplicate,
+    /// The store failed; the submission may or may not have been written.
+    Store(Error),
+}
+
+struct Pending {
+    record: Document,
+    done: oneshot::Sender<Result<(), Refused>>,
+}
+
+/// Writes submissions in batches; cheap to clone, one writer task behind all clones.
+#[derive(Clone)]
+pub struct Committer {
+    inserts: mpsc::Sender<Pending>,
+    published: mpsc::Sender<String>,
+}
+
+impl Committer {
+    /// Starts the writer tasks; they end when the last clone is dropped.
+    pub fn start(submissions: Collection<Document>) -> Committer {
+        let (inserts, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_records(submissions.clone(), rx));
+        let (published, rx) = mpsc::channel(16 * MAX_BATCH);
+        tokio::spawn(mark_published(submissions, rx));
+        Committer { inserts, published }
+    }
+
+    /// Writes one record, answering once the batch holding it is written.
+    pub async fn insert(&self, record: Document) -> Result<(), Refused> {
+        let (done, answer) = oneshot::channel();
+        let lost = || Refused::Store(Error::custom("the submission writer stopped"));
+        self.inserts
+            .send(Pending { record, done })
+            .await
+            .map_err(|_| lost())?;
+        answer.await.map_err(|_| lost())?
+    }
+
+    /// Notes that a submission's job is in the stream. Best effort and never waits: an entry left
+    /// `pending` is published again by the sweep, and JetStream drops the duplicate.
+    pub fn published(&self, id: String) {
+        let _ = self.published.try_send(id);
+    }
+}
+
+/// Takes the first waiting item and whatever else is already queued, up to `MAX_BATCH`.
+async fn next_batch<T>(rx: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
+    let first = rx.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+async fn write_records(submissions: Collection<Document>, mut rx: mpsc::Receiver<Pending>) {
+    while let Some(batch) = next_batch(&mut rx).await {
+        let result = submissions
+            .insert_many(batch.iter().map(|p| &p.record))
+            .ordered(false)
+            .await;
+        let outcomes = outcomes(batch.len(), result.err());
+        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = pending.done.send(outcome);
+        }
+    }
+}
+
+/// Each document's fate in an unordered `insert_many` that ended with `error`.
+fn outcomes(n: usize, error: Option<Error>) -> Vec<Result<(), Refused>> {
+    let Some(error) = error else {
+        return vec![Ok(()); n];
+    };
+    match error.kind.as_ref() {
+        ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
+            let mut outcomes = vec![Ok(()); n];
+            for w in failure.write_errors.iter().flatten() {
+                if let Some(slot) = outcomes.get_mut(w.index) {
+                    *slot = Err(if w.code == 11000 {
+                        Refused::Duplicate
+                    } else {
+                        Refused::Store(error.clone())
+                    });
+                }
+            }
+            outcomes
+        }
+        _ => vec![Err(Refused::Store(error)); n],
+    }
+}
+
+async fn mark_published(submissions: Collection<Document>, mut rx: mpsc::Receiver<String>) {
+    while let Some(ids) = next_batch(&mut rx).await {
+        let marked = submissions
+            .update_many(doc! {"_id": {"$in": &ids}}, doc! {"$set": {"outbox": "done"}})
+            .await;
+        if let Err(e) = marked {
+            tracing::warn!(error = %e, jobs = ids.len(), "marking jobs published (the sweep will see them)");
+        }
+    }
+}
