@@ -225,6 +225,9 @@ async fn upload_submit_and_get_a_verdict() {
         "{p}"
     );
     assert!(!p["errors"].as_array().unwrap().is_empty());
+    // A package must fit in one NATS message: beyond 7 MiB it is refused at the edge.
+    let (status, p) = upload(&stack, &admin, vec![0u8; 7 * 1024 * 1024 + 1], "?id=huge").await;
+    assert_eq!((status, p["status"].as_u64()), (413, Some(413)), "{p}");
 
     let list: Value = stack
         .http
@@ -390,6 +393,72 @@ async fn upload_submit_and_get_a_verdict() {
         .post("/api/submissions", &json!({"problem_id": "aplusb"}))
         .await;
     assert_eq!(r.status(), 401, "submitting needs a token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_language_and_verdict_through_the_stack() {
+    let (stack, _admin, user) = stack_with_aplusb(StackOptions {
+        max_queued: 100,
+        per_minute: 100,
+        ..StackOptions::default()
+    })
+    .await;
+    let _judge = start_judge(&stack, "65120");
+    wait_for_judge(&stack).await;
+    // Every example solution of A+B, filed by the verdict it must get, in every language.
+    let mut expected = Vec::new();
+    let root = examples().join("aplusb/submissions");
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        let verdict = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            let language = match file.extension().and_then(|e| e.to_str()) {
+                Some("c") => "c",
+                Some("cpp") => "cpp",
+                Some("py") => "python3",
+                Some("rs") => "rust",
+                Some("java") => "java",
+                Some("js") => "javascript",
+                other => panic!("an example in an unknown language: {other:?}"),
+            };
+            let source = std::fs::read_to_string(&file).unwrap();
+            let (status, created, _) = submit(
+                &stack,
+                &user,
+                &json!({"problem_id": "aplusb", "language": language, "source": source}),
+            )
+            .await;
+            assert_eq!(status, 202, "{}: {created}", file.display());
+            let id = created["id"].as_str().unwrap().to_owned();
+            expected.push((file, language, verdict.clone(), id));
+        }
+    }
+    let languages: std::collections::BTreeSet<_> = expected.iter().map(|e| e.1).collect();
+    assert_eq!(languages.len(), 6, "{languages:?}");
+    let verdicts: std::collections::BTreeSet<_> = expected.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(verdicts.len(), 7, "{verdicts:?}");
+    for (file, language, verdict, id) in &expected {
+        let judged = wait_judged(&stack, &user, id).await;
+        assert_eq!(
+            judged["verdict"],
+            verdict.as_str(),
+            "{} ({language}): {judged}",
+            file.display()
+        );
+        assert_eq!(judged["language"], *language);
+        match verdict.as_str() {
+            "compilation_error" => assert!(
+                !judged["compile_output"].as_str().unwrap_or_default().is_empty(),
+                "the compiler's message is kept: {judged}"
+            ),
+            "accepted" => {
+                assert!(judged["memory_kb"].as_i64().unwrap() > 0, "{judged}");
+                assert!(judged["tests"].as_array().unwrap().len() > 1, "{judged}");
+            }
+            _ => assert!(!judged["tests"].as_array().unwrap().is_empty(), "{judged}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

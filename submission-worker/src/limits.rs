@@ -130,6 +130,29 @@ impl Counters {
         }
     }
 
+    /// Sets the user's count of waiting submissions to `waiting` (counted from the records) when
+    /// the counter says more: a slot taken by a worker that died before saving its submission
+    /// would otherwise be lost for good. Returns whether it corrected anything.
+    pub async fn correct_queued(&self, user: &str, waiting: i64) -> Result<bool, Failure> {
+        let bucket = self.bucket().await.map_err(unavailable)?;
+        let corrected = change(bucket, user, |mut u| {
+            if u.queued <= waiting {
+                return Err(());
+            }
+            tracing::warn!(
+                user,
+                counted = u.queued,
+                waiting,
+                "queue counter drifted; corrected"
+            );
+            u.queued = waiting;
+            Ok(u)
+        })
+        .await
+        .map_err(unavailable)?;
+        Ok(corrected.is_ok())
+    }
+
     /// Gives back the queue slot of one submission (judged, or never created).
     pub async fn release(&self, user: &str) {
         let released = match self.bucket().await {

@@ -92,7 +92,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
             return Ok(accepted(&existing));
         }
     }
-    svc.counters.acquire(&user_id).await?;
+    acquire(svc, &user_id).await?;
     match svc.committer.insert(record).await {
         Ok(()) => {}
         Err(Refused::Duplicate) => {
@@ -125,6 +125,33 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     let mut answer = Answer::json(202, &json!({"id": id, "status": "queued"}));
     answer.location = Some(format!("/api/submissions/{id}"));
     Ok(answer)
+}
+
+/// Takes the user's slots. A refusal for too many waiting is checked against the records first
+/// (a bounded, indexed read, made only on this rare path), so a counter that drifted high cannot
+/// lock a user out.
+async fn acquire(svc: &Service, user_id: &str) -> Result<(), Failure> {
+    use futures::TryStreamExt;
+    let refused = match svc.counters.acquire(user_id).await {
+        Err(f) if f.problem.code == "too_many_queued" => f,
+        other => return other,
+    };
+    let max = svc.counters.limits.max_queued;
+    let waiting: Vec<Document> = svc
+        .store
+        .submissions
+        .find(doc! {"user_id": user_id, "status": {"$in": ["queued", "compiling", "running"]}})
+        .projection(doc! {"_id": 1})
+        .limit(max)
+        .await
+        .map_err(store::unavailable)?
+        .try_collect()
+        .await
+        .map_err(store::unavailable)?;
+    if svc.counters.correct_queued(user_id, waiting.len() as i64).await? {
+        return svc.counters.acquire(user_id).await;
+    }
+    Err(refused)
 }
 
 async fn find_by_key(svc: &Service, idem: &str) -> Result<Option<Document>, Failure> {

@@ -259,6 +259,34 @@ async fn one_user_cannot_queue_without_bound() {
     assert_eq!((s, &repeat["id"]), (202, &kept["id"]));
     // Others are not affected.
     assert_eq!(submit(&stack, &admin, &body, None).await.0, 202);
+
+    // A slot lost by a worker that died between counting and saving: the admin's counter says
+    // both slots are taken while one submission waits. The records win, and the limit holds.
+    let me: Value = stack.get_auth("/api/auth/me", &admin).await.json().await.unwrap();
+    let admin_id = me["id"].as_str().unwrap();
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    let counters = js.get_key_value(common::jobs::LIMITS_BUCKET).await.unwrap();
+    let entry = counters
+        .entry(admin_id)
+        .await
+        .unwrap()
+        .expect("the admin's counters");
+    let mut usage: Vec<i64> = std::str::from_utf8(&entry.value)
+        .unwrap()
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(usage[0], 1, "one waiting: {usage:?}");
+    usage[0] += 1;
+    let drifted = format!("{} {} {}", usage[0], usage[1], usage[2]);
+    counters.put(admin_id, drifted.into()).await.unwrap();
+    let (s, p) = submit(&stack, &admin, &body, None).await;
+    assert_eq!(
+        s, 202,
+        "a counter that drifted high is corrected from the records: {p}"
+    );
+    let (s, p) = submit(&stack, &admin, &body, None).await;
+    assert_eq!((s, p["code"].as_str()), (429, Some("too_many_queued")), "{p}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
