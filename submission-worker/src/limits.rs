@@ -1,5 +1,6 @@
 //! Per-user limits on submissions, so one user cannot starve the judges: at most `max_queued`
-//! submissions not yet judged, and at most `per_minute` new ones in a calendar minute.
+//! submissions not yet judged, and new ones at `per_minute` a minute (a burst of that many, then
+//! one every 60/`per_minute` seconds).
 //!
 //! Each user's counters are one entry of a JetStream key-value bucket (provisioned with the
 //! streams), changed only by compare-and-set on the entry's revision, so replicas never lose an
@@ -39,13 +40,16 @@ pub struct Counters {
     bucket: Arc<OnceCell<kv::Store>>,
 }
 
-/// One user's counters, the value of the key `<user id>`: submissions not yet judged, and how
-/// many were made in calendar minute `minute`. Written as `queued minute in_minute`.
+/// One user's counters, the value of the key `<user id>`, written as `queued tat_ms`: how many
+/// submissions wait to be judged, and the rate limiter's theoretical arrival time.
+///
+/// The rate is a GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp):
+/// with `per_minute` = n, a user may send a burst of n and then one every 60/n seconds — n a
+/// minute in the long run, spread out instead of refilled all at once at each minute boundary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Usage {
     queued: i64,
-    minute: i64,
-    in_minute: i64,
+    tat_ms: i64,
 }
 
 impl Usage {
@@ -54,19 +58,19 @@ impl Usage {
         let mut n = text.split(' ').map(|v| v.parse::<i64>().unwrap_or(0));
         Usage {
             queued: n.next().unwrap_or(0),
-            minute: n.next().unwrap_or(0),
-            in_minute: n.next().unwrap_or(0),
+            tat_ms: n.next().unwrap_or(0),
         }
     }
 
     fn encode(&self) -> bytes::Bytes {
-        format!("{} {} {}", self.queued, self.minute, self.in_minute).into()
+        format!("{} {}", self.queued, self.tat_ms).into()
     }
 }
 
 /// Why a slot was refused.
 enum Refusal {
-    Rate,
+    /// Over the rate; allowed again in this many milliseconds.
+    Rate(i64),
     Queued,
 }
 
@@ -88,20 +92,19 @@ impl Counters {
     /// Takes a queue slot and a rate slot for `user`, or refuses with 429 and `Retry-After`.
     pub async fn acquire(&self, user: &str) -> Result<(), Failure> {
         let bucket = self.bucket().await.map_err(unavailable)?;
-        let now = chrono::Utc::now();
-        let minute = now.timestamp() / 60;
+        let now_ms = chrono::Utc::now().timestamp_millis();
         let l = self.limits;
+        let interval = (60_000 / l.per_minute.max(1)).max(1);
+        let tolerance = 60_000 - interval;
         let changed = change(bucket, user, |mut u| {
-            if u.minute != minute {
-                (u.minute, u.in_minute) = (minute, 0);
-            }
-            if u.in_minute >= l.per_minute {
-                return Err(Refusal::Rate);
+            let tat = u.tat_ms.max(now_ms);
+            if tat - now_ms > tolerance {
+                return Err(Refusal::Rate(tat - now_ms - tolerance));
             }
             if u.queued >= l.max_queued {
                 return Err(Refusal::Queued);
             }
-            u.in_minute += 1;
+            u.tat_ms = tat + interval;
             u.queued += 1;
             Ok(u)
         })
@@ -109,13 +112,13 @@ impl Counters {
         .map_err(unavailable)?;
         match changed {
             Ok(()) => Ok(()),
-            Err(Refusal::Rate) => {
-                let wait = 60 - (now.timestamp() % 60) as u64;
+            Err(Refusal::Rate(wait_ms)) => {
+                let wait = (wait_ms as u64).div_ceil(1000).max(1);
                 Err(Failure::retry_after(
                     Problem::new(429, "rate_limited", "Too many submissions this minute").with_detail(
                         format!("at most {} a minute; try again in {wait} s", l.per_minute),
                     ),
-                    wait.max(1),
+                    wait,
                 ))
             }
             Err(Refusal::Queued) => Err(Failure::retry_after(
