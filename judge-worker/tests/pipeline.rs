@@ -167,6 +167,44 @@ async fn wait_judged(stack: &Stack, token: &str, id: &str) -> Value {
     }
 }
 
+/// Submits the A+B example `path` (below its `submissions/`) in `language`; returns the new id.
+async fn submit_example(stack: &Stack, token: &str, path: &str, language: &str) -> String {
+    let source = std::fs::read_to_string(examples().join("aplusb/submissions").join(path)).unwrap();
+    let (status, created, _) = submit(
+        stack,
+        token,
+        &json!({"problem_id": "aplusb", "language": language, "source": source}),
+    )
+    .await;
+    assert_eq!(status, 202, "{path}: {created}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
+/// Waits for each of `ids` to be judged `verdict`, then checks that the owner's listing holds
+/// exactly them: no record lost or duplicated.
+async fn all_judged_exactly(stack: &Stack, token: &str, ids: &[String], verdict: &str) {
+    for id in ids {
+        let judged = wait_judged(stack, token, id).await;
+        assert_eq!(judged["verdict"], verdict, "{judged}");
+    }
+    let listed: Value = stack
+        .get_auth("/api/submissions?limit=100", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut listed_ids: Vec<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    listed_ids.sort();
+    let mut sent = ids.to_vec();
+    sent.sort();
+    assert_eq!(listed_ids, sent, "no record lost or duplicated");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_submit_and_get_a_verdict() {
     let stack = Stack::start(StackOptions {
@@ -468,21 +506,11 @@ async fn a_judge_killed_mid_job_loses_nothing() {
         ..StackOptions::default()
     })
     .await;
-    let examples = examples();
     let mut first = start_judge(&stack, "65030");
     wait_for_judge(&stack).await;
 
     // A solution that spins to its time limit keeps the judge busy for a while.
-    let spin =
-        std::fs::read_to_string(examples.join("aplusb/submissions/time_limit_exceeded/spin.c")).unwrap();
-    let (status, created, _) = submit(
-        &stack,
-        &user,
-        &json!({"problem_id": "aplusb", "language": "c", "source": spin}),
-    )
-    .await;
-    assert_eq!(status, 202, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = submit_example(&stack, &user, "time_limit_exceeded/spin.c", "c").await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let s: Value = stack
@@ -524,21 +552,11 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
         ..StackOptions::default()
     })
     .await;
-    let examples = examples();
-    let spin =
-        std::fs::read_to_string(examples.join("aplusb/submissions/time_limit_exceeded/spin.c")).unwrap();
     // Watch the job's progress to see each delivery start.
     let admin = stack.nats.client("admin").await;
     let mut judge = start_judge(&stack, "65080");
     wait_for_judge(&stack).await;
-    let (status, created, _) = submit(
-        &stack,
-        &user,
-        &json!({"problem_id": "aplusb", "language": "c", "source": spin}),
-    )
-    .await;
-    assert_eq!(status, 202, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = submit_example(&stack, &user, "time_limit_exceeded/spin.c", "c").await;
     let mut progress = admin.subscribe(common::jobs::results_subject(&id)).await.unwrap();
     system_tests::nats::settle(&admin).await;
 
@@ -586,15 +604,8 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
     );
 
     // The queue is not stuck: the surviving judge grades the next submission.
-    let good = std::fs::read_to_string(examples.join("aplusb/submissions/accepted/aplusb.c")).unwrap();
-    let (status, created, _) = submit(
-        &stack,
-        &user,
-        &json!({"problem_id": "aplusb", "language": "c", "source": good}),
-    )
-    .await;
-    assert_eq!(status, 202, "{created}");
-    let judged = wait_judged(&stack, &user, created["id"].as_str().unwrap()).await;
+    let id = submit_example(&stack, &user, "accepted/aplusb.c", "c").await;
+    let judged = wait_judged(&stack, &user, &id).await;
     assert_eq!(judged["verdict"], "accepted", "{judged}");
 }
 
@@ -642,27 +653,7 @@ async fn the_store_down_loses_no_verdict() {
         assert!(Instant::now() < deadline, "submissions never worked again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    for id in &ids {
-        let judged = wait_judged(&stack, &user, id).await;
-        assert_eq!(judged["verdict"], "accepted", "{judged}");
-    }
-    // Each submission is one record, judged.
-    let listed: Value = stack
-        .get_auth("/api/submissions?limit=100", &user)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let mut listed_ids: Vec<String> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect();
-    listed_ids.sort();
-    let mut sent = ids.clone();
-    sent.sort();
-    assert_eq!(listed_ids, sent, "no record lost or duplicated");
+    all_judged_exactly(&stack, &user, &ids, "accepted").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,24 +728,7 @@ async fn nats_restarted_while_submissions_flow() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), SENT, "one submission per idempotency key");
-    for id in &ids {
-        let judged = wait_judged(&stack, &user, id).await;
-        assert_eq!(judged["verdict"], "accepted", "{judged}");
-    }
-    let listed: Value = stack
-        .get_auth("/api/submissions?limit=100", &user)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let mut listed_ids: Vec<String> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect();
-    listed_ids.sort();
-    assert_eq!(listed_ids, unique, "no record lost or duplicated");
+    all_judged_exactly(&stack, &user, &ids, "accepted").await;
     let js = async_nats::jetstream::new(stack.nats.client("admin").await);
     let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
     let published =

@@ -51,6 +51,21 @@ async fn submit(stack: &Stack, token: &str, body: &Value, key: Option<&str>) -> 
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// Submits expecting a 429; returns the problem and its `Retry-After` seconds.
+async fn refused(stack: &Stack, token: &str, body: &Value) -> (Value, u64) {
+    let r = stack
+        .http
+        .post(stack.url("/api/submissions"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    (r.json().await.unwrap(), wait)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_keys_give_the_same_submission() {
     let (stack, _judge, admin, user) = setup().await;
@@ -239,17 +254,7 @@ async fn one_user_cannot_queue_without_bound() {
     let (s, kept) = submit(&stack, &user, &body, Some("kept")).await;
     assert_eq!(s, 202);
     assert_eq!(submit(&stack, &user, &body, None).await.0, 202);
-    let r = stack
-        .http
-        .post(stack.url("/api/submissions"))
-        .bearer_auth(&user)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 429);
-    assert!(r.headers().contains_key("retry-after"));
-    let p: Value = r.json().await.unwrap();
+    let (p, _) = refused(&stack, &user, &body).await;
     assert_eq!(p["code"], "too_many_queued");
     // A new idempotency key is no way around the limit; a repeat of an accepted request still
     // gets its submission.
@@ -304,18 +309,8 @@ async fn one_user_cannot_submit_without_bound_per_minute() {
         let (status, p) = submit(&stack, &user, &body, None).await;
         assert_eq!(status, 202, "{p}");
     }
-    let r = stack
-        .http
-        .post(stack.url("/api/submissions"))
-        .bearer_auth(&user)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 429);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let (p, wait) = refused(&stack, &user, &body).await;
     assert!((15..=20).contains(&wait), "Retry-After {wait}");
-    let p: Value = r.json().await.unwrap();
     assert_eq!(p["code"], "rate_limited", "{p}");
 }
 
