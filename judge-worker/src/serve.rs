@@ -26,6 +26,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::archive::{self, ArchiveLimits};
 use crate::{Judge, JudgeConfig, JudgeOptions, ProblemPackage, Progress};
@@ -148,6 +149,46 @@ impl PackageCache {
     }
 }
 
+/// The submissions this judge is grading now. After a broker crash JetStream may deliver a job
+/// again (its delivery state was not yet on disk) while a slot of this judge still grades it; the
+/// second delivery then waits for the first instead of grading the submission twice.
+#[derive(Default)]
+struct InFlight(Mutex<HashMap<String, watch::Receiver<()>>>);
+
+/// A submission claimed by one delivery; released (and its waiters woken) when dropped.
+struct Claim<'a> {
+    set: &'a InFlight,
+    id: String,
+    _done: watch::Sender<()>,
+}
+
+impl InFlight {
+    /// Claims `id`, or returns what closes when the delivery holding it ends.
+    fn claim(&self, id: &str) -> Result<Claim<'_>, watch::Receiver<()>> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(done) = held.get(id) {
+            return Err(done.clone());
+        }
+        let (done, waiter) = watch::channel(());
+        held.insert(id.to_owned(), waiter);
+        Ok(Claim {
+            set: self,
+            id: id.to_owned(),
+            _done: done,
+        })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.set
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
 /// What every job handler shares.
 struct Worker {
     judge: Arc<Judge>,
@@ -156,9 +197,24 @@ struct Worker {
     js: jetstream::Context,
     store: jetstream::object_store::ObjectStore,
     packages: PackageCache,
+    in_flight: InFlight,
 }
 
 impl Worker {
+    /// Waits until another delivery of the same submission ends, keeping this one alive.
+    async fn wait_for(&self, mut other: watch::Receiver<()>, msg: &jetstream::Message) {
+        let mut keepalive = tokio::time::interval(self.ack_wait / 3);
+        loop {
+            tokio::select! {
+                // Only ever ends with an error: when the other delivery's claim is dropped.
+                _ = other.changed() => return,
+                _ = keepalive.tick() => {
+                    let _ = msg.ack_with(AckKind::Progress).await;
+                }
+            }
+        }
+    }
+
     async fn publish(&self, update: &GradingUpdate) -> Result<(), JobError> {
         let body = serde_json::to_vec(update).expect("updates serialise");
         self.js
@@ -241,11 +297,26 @@ impl Worker {
             }
         };
         let span = tracing::info_span!("job", submission = %job.submission_id, attempt);
-        let _enter = span.enter();
-        // A redelivered job may already be judged: the verdict was stored but the ack was lost
-        // (a broker restart, a judge killed right after publishing). Then only the ack is owed.
-        if attempt > 1 && self.already_judged(&job.submission_id).await {
-            tracing::info!("redelivered job was already judged; acking it");
+        self.judge_job(job, attempt, msg).instrument(span).await;
+    }
+
+    /// Grades one well-formed job (unless it is graded already) and reports the verdict.
+    async fn judge_job(&self, job: GradingJob, attempt: u64, msg: jetstream::Message) {
+        let _claim = loop {
+            match self.in_flight.claim(&job.submission_id) {
+                Ok(claim) => break claim,
+                Err(other) => {
+                    tracing::info!("this judge is grading the submission already; waiting for that delivery");
+                    self.wait_for(other, &msg).await;
+                }
+            }
+        };
+        // A delivered job may already be judged: the verdict was stored but the ack was lost (a
+        // broker restart, a judge killed right after publishing). A crashed broker can also forget
+        // that it delivered a job and hand it out again as a first delivery, so every delivery is
+        // checked, at the cost of one stream read. Then only the ack is owed.
+        if self.already_judged(&job.submission_id).await {
+            tracing::info!("job was already judged; acking it");
             let _ = msg.double_ack().await;
             return;
         }
@@ -377,6 +448,7 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
         ack_wait
     };
     let worker = Arc::new(Worker {
+        in_flight: InFlight::default(),
         judge,
         ack_wait,
         js,

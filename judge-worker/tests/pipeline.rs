@@ -736,8 +736,9 @@ async fn nats_restarted_while_submissions_flow() {
     let twice: Vec<_> = wanted
         .iter()
         .filter(|id| system_tests::results::verdicts(&published[**id]).len() != 1)
+        .map(|id| (id, &published[*id]))
         .collect();
-    assert!(twice.is_empty(), "judged more than once: {twice:?}");
+    assert!(twice.is_empty(), "judged more than once: {twice:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -153,10 +153,14 @@ async fn jobs_are_pulled_judged_and_reported() {
     .unwrap();
     drop(pulled);
 
+    // The same submission queued twice under two message ids (a republish after the dedup
+    // window, or a broker that forgot a delivery): graded once, both messages acked.
     for (id, j) in [
         ("sub-ok", job("sub-ok", &digest, "accepted/aplusb.c")),
         ("sub-wa", job("sub-wa", &digest, "wrong_answer/overflow.c")),
         ("sub-nopkg", job("sub-nopkg", &missing, "accepted/aplusb.c")),
+        ("sub-twice:1", job("sub-twice", &digest, "accepted/aplusb.c")),
+        ("sub-twice:2", job("sub-twice", &digest, "accepted/aplusb.c")),
     ] {
         let mut h = async_nats::HeaderMap::new();
         h.insert("Nats-Msg-Id", id);
@@ -192,11 +196,17 @@ async fn jobs_are_pulled_judged_and_reported() {
 
     let results = system_tests::results::read(
         &js,
-        &["sub-ok", "sub-wa", "sub-nopkg", "sub-done"],
+        &["sub-ok", "sub-wa", "sub-nopkg", "sub-done", "sub-twice"],
         Duration::from_secs(90),
-        Duration::ZERO,
+        Duration::from_secs(2),
     )
     .await;
+    assert_eq!(
+        system_tests::results::verdicts(&results["sub-twice"]).len(),
+        1,
+        "queued twice, graded once: {:#?}",
+        results["sub-twice"]
+    );
     assert_eq!(
         results["sub-done"].len(),
         1,
