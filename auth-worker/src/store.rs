@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use common::auth::{Role, User};
 use common::migrate::{self, Migration};
+use common::store::{index, unique_index};
 use common::Problem;
 use futures::FutureExt;
 use mongodb::bson::{doc, DateTime};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
@@ -89,34 +90,13 @@ pub struct Store {
 /// Connects lazily: the driver finds the server on first use, and a request made while it is
 /// away fails after the short selection timeout (→ 503) instead of hanging.
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
-    let mut options = ClientOptions::parse(uri).await?;
-    options.app_name = Some("auth-worker".to_owned());
-    options
-        .server_selection_timeout
-        .get_or_insert(Duration::from_secs(2));
-    options.connect_timeout.get_or_insert(Duration::from_secs(2));
-    let client = mongodb::Client::with_options(options)?;
-    let db = client.database(database);
+    let db = common::store::connect(uri, database, "auth-worker").await?;
     Ok(Store {
         users: db.collection(USERS),
         refresh_tokens: db.collection(REFRESH_TOKENS),
         throttle: db.collection(LOGIN_THROTTLE),
         db,
     })
-}
-
-fn unique(keys: mongodb::bson::Document, name: &str) -> IndexModel {
-    IndexModel::builder()
-        .keys(keys)
-        .options(IndexOptions::builder().unique(true).name(name.to_owned()).build())
-        .build()
-}
-
-fn plain(keys: mongodb::bson::Document, name: &str) -> IndexModel {
-    IndexModel::builder()
-        .keys(keys)
-        .options(IndexOptions::builder().name(name.to_owned()).build())
-        .build()
 }
 
 /// The auth worker's schema history. Append, never edit: applied versions are not re-run.
@@ -129,10 +109,10 @@ pub fn migrations() -> Vec<Migration> {
                 async move {
                     let users = db.collection::<mongodb::bson::Document>(USERS);
                     users
-                        .create_index(unique(doc! {"username_key": 1}, "username_key_unique"))
+                        .create_index(unique_index(doc! {"username_key": 1}, "username_key_unique"))
                         .await?;
                     users
-                        .create_index(unique(doc! {"email_key": 1}, "email_key_unique"))
+                        .create_index(unique_index(doc! {"email_key": 1}, "email_key_unique"))
                         .await?;
                     Ok(())
                 }
@@ -145,7 +125,7 @@ pub fn migrations() -> Vec<Migration> {
             apply: |db| {
                 async move {
                     let tokens = db.collection::<mongodb::bson::Document>(REFRESH_TOKENS);
-                    tokens.create_index(plain(doc! {"family": 1}, "family")).await?;
+                    tokens.create_index(index(doc! {"family": 1}, "family")).await?;
                     let ttl = IndexModel::builder()
                         .keys(doc! {"expires_at": 1})
                         .options(

@@ -9,6 +9,8 @@ pub mod migrate;
 pub mod nats;
 pub mod problem;
 pub mod service;
+#[cfg(feature = "mongo")]
+pub mod store;
 pub mod subjects;
 pub mod telemetry;
 pub mod verdict;

@@ -145,7 +145,7 @@ pub fn view(d: &Document, full: bool) -> serde_json::Value {
     let mut v = serde_json::json!({
         "id": d.get_str("_id").unwrap_or_default(),
         "name": d.get_str("name").unwrap_or_default(),
-        "version": d.get("version").and_then(|v| v.as_i64().or(v.as_i32().map(i64::from))).unwrap_or(1),
+        "version": store::int(d, "version").unwrap_or(1),
         "limits": d.get("limits").map(|l| l.clone().into_relaxed_extjson()),
     });
     if full {
@@ -227,10 +227,7 @@ impl ProblemRefs {
             return Ok(None);
         };
         let r = ProblemRef {
-            version: d
-                .get("version")
-                .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
-                .unwrap_or(1),
+            version: store::int(&d, "version").unwrap_or(1),
             package_digest: d.get_str("package_digest").unwrap_or_default().to_owned(),
         };
         let mut refs = self.0.lock().unwrap_or_else(|p| p.into_inner());

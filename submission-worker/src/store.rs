@@ -2,14 +2,12 @@
 //! is kept as strings and integers (`status`, `*_ms`) so they mean the same on MongoDB and on the
 //! embedded test server.
 
-use std::time::Duration;
-
 use common::migrate::{self, Migration};
+use common::store::{index, unique_index};
 use common::Problem;
 use futures::FutureExt;
-use mongodb::bson::{doc, Document};
-use mongodb::options::{ClientOptions, IndexOptions};
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::{Collection, Database};
 
 pub const PROBLEMS: &str = "problems";
 pub const SUBMISSIONS: &str = "submissions";
@@ -24,13 +22,7 @@ pub struct Store {
 }
 
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
-    let mut options = ClientOptions::parse(uri).await?;
-    options.app_name = Some("submission-worker".to_owned());
-    options
-        .server_selection_timeout
-        .get_or_insert(Duration::from_secs(2));
-    options.connect_timeout.get_or_insert(Duration::from_secs(2));
-    let db = mongodb::Client::with_options(options)?.database(database);
+    let db = common::store::connect(uri, database, "submission-worker").await?;
     Ok(Store {
         problems: db.collection(PROBLEMS),
         submissions: db.collection(SUBMISSIONS),
@@ -46,11 +38,9 @@ pub fn migrations() -> Vec<Migration> {
             name: "submissions by user and time",
             apply: |db| {
                 async move {
-                    let index = IndexModel::builder()
-                        .keys(doc! {"user_id": 1, "created_ms": -1})
-                        .options(IndexOptions::builder().name("user_time".to_owned()).build())
-                        .build();
-                    db.collection::<Document>(SUBMISSIONS).create_index(index).await?;
+                    db.collection::<Document>(SUBMISSIONS)
+                        .create_index(index(doc! {"user_id": 1, "created_ms": -1}, "user_time"))
+                        .await?;
                     Ok(())
                 }
                 .boxed()
@@ -62,28 +52,17 @@ pub fn migrations() -> Vec<Migration> {
             apply: |db| {
                 async move {
                     let submissions = db.collection::<Document>(SUBMISSIONS);
-                    let idem = IndexModel::builder()
-                        .keys(doc! {"idem": 1})
-                        .options(
-                            IndexOptions::builder()
-                                .unique(true)
-                                .name("idem_unique".to_owned())
-                                .build(),
-                        )
-                        .build();
-                    submissions.create_index(idem).await?;
+                    submissions
+                        .create_index(unique_index(doc! {"idem": 1}, "idem_unique"))
+                        .await?;
                     // `order` repeats the (time-ordered) id: an index that pairs `_id` with another
                     // key is not portable to every MongoDB-wire server.
-                    let by_order = IndexModel::builder()
-                        .keys(doc! {"user_id": 1, "order": -1})
-                        .options(IndexOptions::builder().name("user_order".to_owned()).build())
-                        .build();
-                    submissions.create_index(by_order).await?;
-                    let outbox = IndexModel::builder()
-                        .keys(doc! {"outbox": 1, "created_ms": 1})
-                        .options(IndexOptions::builder().name("outbox".to_owned()).build())
-                        .build();
-                    submissions.create_index(outbox).await?;
+                    submissions
+                        .create_index(index(doc! {"user_id": 1, "order": -1}, "user_order"))
+                        .await?;
+                    submissions
+                        .create_index(index(doc! {"outbox": 1, "created_ms": 1}, "outbox"))
+                        .await?;
                     Ok(())
                 }
                 .boxed()
@@ -94,11 +73,9 @@ pub fn migrations() -> Vec<Migration> {
             name: "comments by problem and time",
             apply: |db| {
                 async move {
-                    let index = IndexModel::builder()
-                        .keys(doc! {"problem_id": 1, "order": 1})
-                        .options(IndexOptions::builder().name("problem_order".to_owned()).build())
-                        .build();
-                    db.collection::<Document>(COMMENTS).create_index(index).await?;
+                    db.collection::<Document>(COMMENTS)
+                        .create_index(index(doc! {"problem_id": 1, "order": 1}, "problem_order"))
+                        .await?;
                     Ok(())
                 }
                 .boxed()
@@ -115,4 +92,13 @@ pub fn unavailable(e: mongodb::error::Error) -> Problem {
     tracing::error!(error = %e, "store unavailable");
     Problem::new(503, "store_unavailable", "The submission store is unavailable")
         .with_detail("try again shortly")
+}
+
+/// An integer field as written (`i64`), or as some MongoDB-wire servers return small ones (`i32`).
+pub fn int(d: &Document, key: &str) -> Option<i64> {
+    match d.get(key)? {
+        Bson::Int64(n) => Some(*n),
+        Bson::Int32(n) => Some(i64::from(*n)),
+        _ => None,
+    }
 }

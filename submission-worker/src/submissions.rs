@@ -89,9 +89,10 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     // A repeat of an accepted request gets its submission back, whatever the limits say now.
     if caller.idempotency_key.is_some() {
         if let Some(existing) = find_by_key(svc, &idem).await? {
-            return Ok(accepted(&existing));
+            return Ok(repeated(&existing));
         }
     }
+    let job = job_of(&record);
     acquire(svc, &user_id).await?;
     match svc.committer.insert(record).await {
         Ok(()) => {}
@@ -101,7 +102,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
             let existing = find_by_key(svc, &idem).await?.ok_or_else(|| {
                 Problem::new(409, "conflict", "The idempotency key is being used right now")
             })?;
-            return Ok(accepted(&existing));
+            return Ok(repeated(&existing));
         }
         Err(Refused::Store(e)) => {
             svc.counters.release(&user_id).await;
@@ -109,22 +110,11 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         }
     }
 
-    let job = GradingJob {
-        submission_id: id.clone(),
-        problem_id: problem_id.to_owned(),
-        problem_version: version as u32,
-        package_digest: digest,
-        language: language.to_owned(),
-        source: source.to_owned(),
-        run_all_tests: false,
-    };
     // Saved with `outbox: pending`; a job that cannot be published now (the broker is away)
     // is published later by the sweep, so the client's 202 stands either way.
     publish(svc, &job).await;
     tracing::info!(submission = %id, "submission queued");
-    let mut answer = Answer::json(202, &json!({"id": id, "status": "queued"}));
-    answer.location = Some(format!("/api/submissions/{id}"));
-    Ok(answer)
+    Ok(accepted(&id, "queued"))
 }
 
 /// Takes the user's slots. A refusal for too many waiting is checked against the records first
@@ -163,13 +153,33 @@ async fn find_by_key(svc: &Service, idem: &str) -> Result<Option<Document>, Fail
         .map_err(store::unavailable)?)
 }
 
-/// The 202 answer for an existing submission (an idempotent repeat).
-fn accepted(existing: &Document) -> Answer {
-    let id = existing.get_str("_id").unwrap_or_default();
-    let status = existing.get_str("status").unwrap_or("queued");
+/// The 202 answer for submission `id`, with where to follow it.
+fn accepted(id: &str, status: &str) -> Answer {
     let mut answer = Answer::json(202, &json!({"id": id, "status": status}));
     answer.location = Some(format!("/api/submissions/{id}"));
     answer
+}
+
+/// The answer to an idempotent repeat: the existing submission, as it stands now.
+fn repeated(existing: &Document) -> Answer {
+    accepted(
+        existing.get_str("_id").unwrap_or_default(),
+        existing.get_str("status").unwrap_or("queued"),
+    )
+}
+
+/// The grading job of a submission record (at creation, and again from the outbox).
+fn job_of(d: &Document) -> GradingJob {
+    let text = |k: &str| d.get_str(k).unwrap_or_default().to_owned();
+    GradingJob {
+        submission_id: text("_id"),
+        problem_id: text("problem_id"),
+        problem_version: store::int(d, "problem_version").unwrap_or(1) as u32,
+        package_digest: text("package_digest"),
+        language: text("language"),
+        source: text("source"),
+        run_all_tests: false,
+    }
 }
 
 /// The API view of a submission.
@@ -289,20 +299,7 @@ pub async fn sweep(svc: &Service) -> Result<usize, mongodb::error::Error> {
         .await?;
     let mut published = 0;
     for d in pending {
-        let int = |k: &str| {
-            d.get(k)
-                .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
-                .unwrap_or(1)
-        };
-        let job = GradingJob {
-            submission_id: d.get_str("_id").unwrap_or_default().to_owned(),
-            problem_id: d.get_str("problem_id").unwrap_or_default().to_owned(),
-            problem_version: int("problem_version") as u32,
-            package_digest: d.get_str("package_digest").unwrap_or_default().to_owned(),
-            language: d.get_str("language").unwrap_or_default().to_owned(),
-            source: d.get_str("source").unwrap_or_default().to_owned(),
-            run_all_tests: false,
-        };
+        let job = job_of(&d);
         if publish(svc, &job).await {
             published += 1;
         } else {

@@ -178,9 +178,12 @@ async fn events(
             };
             let sid = &live.submission_id;
             let (id, data) = match &update.status {
-                GradingStatus::Compiling => (1, json!({"id": sid, "status": "compiling"})),
+                GradingStatus::Compiling => (
+                    progress_id("compiling", 0),
+                    json!({"id": sid, "status": "compiling"}),
+                ),
                 GradingStatus::Running { test, of } => (
-                    1 + u64::from(*test),
+                    progress_id("running", u64::from(*test)),
                     json!({"id": sid, "status": "running", "progress": {"test": test, "of": of}}),
                 ),
                 GradingStatus::Judged { report } => {
