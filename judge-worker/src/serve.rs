@@ -201,13 +201,15 @@ struct Worker {
 }
 
 impl Worker {
-    /// Waits until another delivery of the same submission ends, keeping this one alive.
-    async fn wait_for(&self, mut other: watch::Receiver<()>, msg: &jetstream::Message) {
+    /// Runs `work` while acking progress on `msg` at a third of the ack wait, so the delivery is
+    /// not handed to another judge however long `work` takes.
+    async fn keep_alive<T>(&self, msg: &jetstream::Message, work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
         let mut keepalive = tokio::time::interval(self.ack_wait / 3);
+        keepalive.tick().await;
         loop {
             tokio::select! {
-                // Only ever ends with an error: when the other delivery's claim is dropped.
-                _ = other.changed() => return,
+                out = &mut work => return out,
                 _ = keepalive.tick() => {
                     let _ = msg.ack_with(AckKind::Progress).await;
                 }
@@ -261,28 +263,26 @@ impl Worker {
             })
         });
         tokio::pin!(task);
-        // Keep the job alive even when a single test runs longer than the ack wait.
-        let mut keepalive = tokio::time::interval(self.ack_wait / 3);
-        keepalive.tick().await;
-        loop {
-            tokio::select! {
-                report = &mut task => return report.map_err(|e| JobError::Task(e.to_string())),
-                Some(progress) = rx.recv() => {
-                    let status = match progress {
-                        Progress::Compiling => GradingStatus::Compiling,
-                        Progress::Running { test, of } => GradingStatus::Running { test, of },
-                    };
-                    let update = GradingUpdate { submission_id: job.submission_id.clone(), attempt, status };
-                    if let Err(e) = self.publish(&update).await {
-                        tracing::warn!(error = %e, "publishing progress");
+        // Kept alive even when a single test runs longer than the ack wait.
+        self.keep_alive(msg, async {
+            loop {
+                tokio::select! {
+                    report = &mut task => return report.map_err(|e| JobError::Task(e.to_string())),
+                    Some(progress) = rx.recv() => {
+                        let status = match progress {
+                            Progress::Compiling => GradingStatus::Compiling,
+                            Progress::Running { test, of } => GradingStatus::Running { test, of },
+                        };
+                        let update = GradingUpdate { submission_id: job.submission_id.clone(), attempt, status };
+                        if let Err(e) = self.publish(&update).await {
+                            tracing::warn!(error = %e, "publishing progress");
+                        }
+                        let _ = msg.ack_with(AckKind::Progress).await;
                     }
-                    let _ = msg.ack_with(AckKind::Progress).await;
-                }
-                _ = keepalive.tick() => {
-                    let _ = msg.ack_with(AckKind::Progress).await;
                 }
             }
-        }
+        })
+        .await
     }
 
     async fn handle(&self, msg: jetstream::Message) {
@@ -305,9 +305,10 @@ impl Worker {
         let _claim = loop {
             match self.in_flight.claim(&job.submission_id) {
                 Ok(claim) => break claim,
-                Err(other) => {
+                Err(mut other) => {
                     tracing::info!("this judge is grading the submission already; waiting for that delivery");
-                    self.wait_for(other, &msg).await;
+                    // Only ever ends with an error: when the other delivery's claim is dropped.
+                    let _ = self.keep_alive(&msg, other.changed()).await;
                 }
             }
         };
