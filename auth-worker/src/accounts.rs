@@ -140,16 +140,14 @@ impl Accounts {
             _ => Problem::new(409, "email_taken", "The e-mail address is already registered"),
         };
         if name {
-            problem.errors.push(common::FieldError {
-                field: "username".into(),
-                message: "is taken".into(),
-            });
+            problem
+                .errors
+                .push(common::FieldError::new("username", "is taken"));
         }
         if mail {
-            problem.errors.push(common::FieldError {
-                field: "email".into(),
-                message: "is already registered".into(),
-            });
+            problem
+                .errors
+                .push(common::FieldError::new("email", "is already registered"));
         }
         problem.into()
     }

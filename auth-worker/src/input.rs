@@ -1,12 +1,6 @@
 //! Parsing request bodies into values that are valid by construction. A `Username`, `Email` or
 //! `Password` cannot exist unless it passed these rules, so nothing past the boundary re-checks.
-//!
-//! Fields are read from a JSON object one by one rather than through a derived struct so that
-//! every invalid field is named in one 422 (a derived `Deserialize` stops at the first), and a
-//! field of the wrong type — such as an operator object `{"$gt": ""}` — is refused by name.
-
-use common::{FieldError, Problem};
-use serde_json::{Map, Value};
+//! Fields are read one by one with [`Fields`], so one 422 names every invalid field.
 
 /// Bytes bcrypt reads; longer passwords would be silently truncated, so they are refused.
 pub const PASSWORD_MAX_BYTES: usize = 72;
@@ -21,58 +15,7 @@ pub const TOKEN_MAX: usize = 4096;
 pub use common::problem::json_object as object;
 
 /// Collects field errors so one response can name them all.
-#[derive(Default)]
-pub struct Fields {
-    errors: Vec<FieldError>,
-}
-
-impl Fields {
-    pub fn error(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        });
-    }
-
-    /// A required string field; records an error and yields `None` when missing or not a string.
-    pub fn string<'a>(&mut self, map: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
-        match map.get(field) {
-            Some(Value::String(s)) => Some(s),
-            None | Some(Value::Null) => {
-                self.error(field, "is required");
-                None
-            }
-            Some(_) => {
-                self.error(field, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// Parses a present string with `parse`, recording its error under `field`.
-    pub fn parse<T>(
-        &mut self,
-        field: &str,
-        value: Option<&str>,
-        parse: fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        match parse(value?) {
-            Ok(v) => Some(v),
-            Err(message) => {
-                self.error(field, message);
-                None
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<(), Problem> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Problem::validation(self.errors))
-        }
-    }
-}
+pub use common::problem::Fields;
 
 /// A user name: 3–32 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or digit.
 /// Unique regardless of case.

@@ -11,6 +11,15 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A problem details document (`application/problem+json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
@@ -67,10 +76,7 @@ impl Problem {
     }
 
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Problem::validation(vec![FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        }])
+        Problem::validation(vec![FieldError::new(field, message)])
     }
 }
 
@@ -96,6 +102,66 @@ pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Va
         )),
         Err(e) => {
             Err(Problem::new(400, "malformed_json", "The body is not valid JSON").with_detail(e.to_string()))
+        }
+    }
+}
+
+/// Collects field errors while a body is read, so one 422 can name every invalid field.
+///
+/// Fields are read from a JSON object one by one rather than through a derived struct: a derived
+/// `Deserialize` stops at the first error, and a value of the wrong type — such as an operator
+/// object `{"$gt": ""}` where a string belongs — is refused by name.
+#[derive(Debug, Default)]
+pub struct Fields {
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// A required string field; records an error and yields `None` when missing or not a string.
+    pub fn string<'a>(
+        &mut self,
+        map: &'a serde_json::Map<String, serde_json::Value>,
+        field: &str,
+    ) -> Option<&'a str> {
+        match map.get(field) {
+            Some(serde_json::Value::String(s)) => Some(s),
+            None | Some(serde_json::Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(_) => {
+                self.error(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// Parses a present string with `parse`, recording its error under `field`.
+    pub fn parse<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(value?) {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.error(field, message);
+                None
+            }
+        }
+    }
+
+    /// A 422 naming every recorded field, if any was recorded.
+    pub fn finish(self) -> Result<(), Problem> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(self.errors))
         }
     }
 }

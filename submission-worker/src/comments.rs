@@ -37,9 +37,9 @@ async fn problem_exists(svc: &Service, id: &str) -> Result<(), Failure> {
 /// `GET /api/problems/{id}/comments?limit=&cursor=`.
 pub async fn list(svc: &Service, problem_id: &str, body: &[u8]) -> Result<Answer, Failure> {
     let query: std::collections::HashMap<String, String> = serde_json::from_slice(body).unwrap_or_default();
-    let mut errors = Vec::new();
-    let (limit, cursor) = paging::parse(&query, 50, &mut errors);
-    paging::check(errors)?;
+    let mut f = common::problem::Fields::default();
+    let (limit, cursor) = paging::parse(&query, 50, &mut f);
+    f.finish()?;
     problem_exists(svc, problem_id).await?;
     let filter = doc! {"problem_id": problem_id};
     paging::page(&svc.store.comments, filter, cursor, false, limit, None, view).await

@@ -2,8 +2,8 @@
 //! id, indexed with the list's key), and the cursor of the next page is the last item's id.
 //! No `skip`, no count: every page is one indexed find with a limit.
 
+use common::problem::Fields;
 use common::service::{Answer, Failure};
-use common::{FieldError, Problem};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::Collection;
@@ -13,16 +13,13 @@ use serde_json::{json, Value};
 pub fn parse(
     query: &std::collections::HashMap<String, String>,
     default: i64,
-    errors: &mut Vec<FieldError>,
+    f: &mut Fields,
 ) -> (i64, Option<String>) {
     let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
         None => default,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
         Some(_) => {
-            errors.push(FieldError {
-                field: "limit".into(),
-                message: "must be a whole number from 1 to 100".into(),
-            });
+            f.error("limit", "must be a whole number from 1 to 100");
             default
         }
     };
@@ -30,10 +27,7 @@ pub fn parse(
         None => None,
         Some(Ok(c)) => Some(c.to_string()),
         Some(Err(_)) => {
-            errors.push(FieldError {
-                field: "cursor".into(),
-                message: "is not a cursor this API gave out".into(),
-            });
+            f.error("cursor", "is not a cursor this API gave out");
             None
         }
     };
@@ -77,13 +71,4 @@ pub async fn page(
         200,
         &json!({"items": items, "next_cursor": next_cursor}),
     ))
-}
-
-/// A 422 for the errors `parse` recorded, if any.
-pub fn check(errors: Vec<FieldError>) -> Result<(), Failure> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Problem::validation(errors).into())
-    }
 }

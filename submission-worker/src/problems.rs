@@ -25,10 +25,7 @@ fn valid_id(id: &str) -> bool {
 fn invalid_package(reasons: Vec<String>) -> Failure {
     let errors = reasons
         .into_iter()
-        .map(|message| FieldError {
-            field: "package".to_owned(),
-            message,
-        })
+        .map(|message| FieldError::new("package", message))
         .collect();
     Problem {
         detail: Some("the problem package is invalid".to_owned()),

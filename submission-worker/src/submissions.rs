@@ -3,8 +3,9 @@
 //! [`crate::results`].
 
 use common::jobs::{self, GradingJob};
+use common::problem::Fields;
 use common::service::{Answer, Caller, Failure};
-use common::{FieldError, Problem};
+use common::Problem;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Map, Value};
 
@@ -15,24 +16,14 @@ use crate::{paging, store};
 /// Largest source accepted.
 pub const SOURCE_MAX_BYTES: usize = 64 * 1024;
 
-fn field(errors: &mut Vec<FieldError>, name: &str, message: &str) {
-    errors.push(FieldError {
-        field: name.to_owned(),
-        message: message.to_owned(),
-    });
-}
-
-fn string<'a>(map: &'a Map<String, Value>, name: &str, errors: &mut Vec<FieldError>) -> Option<&'a str> {
-    match map.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            field(errors, name, "is required");
+/// A required, non-empty string field.
+fn text<'a>(f: &mut Fields, map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    match f.string(map, name)? {
+        "" => {
+            f.error(name, "is required");
             None
         }
-        Some(_) => {
-            field(errors, name, "must be a string");
-            None
-        }
+        s => Some(s),
     }
 }
 
@@ -40,20 +31,14 @@ fn string<'a>(map: &'a Map<String, Value>, name: &str, errors: &mut Vec<FieldErr
 pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
     let user_id = caller.require_user()?.to_owned();
     let map = common::problem::json_object(body)?;
-    let mut errors = Vec::new();
-    let problem_id = string(&map, "problem_id", &mut errors);
-    let language = string(&map, "language", &mut errors);
-    let source = string(&map, "source", &mut errors);
+    let mut f = Fields::default();
+    let problem_id = text(&mut f, &map, "problem_id");
+    let language = text(&mut f, &map, "language");
+    let source = text(&mut f, &map, "source");
     if source.is_some_and(|s| s.len() > SOURCE_MAX_BYTES) {
-        field(
-            &mut errors,
-            "source",
-            &format!("must be at most {SOURCE_MAX_BYTES} bytes"),
-        );
+        f.error("source", format!("must be at most {SOURCE_MAX_BYTES} bytes"));
     }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors).into());
-    }
+    f.finish()?;
     let (problem_id, language, source) = (
         problem_id.unwrap_or_default(),
         language.unwrap_or_default(),
@@ -226,8 +211,8 @@ const STATUSES: [&str; 4] = ["queued", "compiling", "running", "judged"];
 pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
     let user_id = caller.require_user()?;
     let query: std::collections::HashMap<String, String> = serde_json::from_slice(body).unwrap_or_default();
-    let mut errors = Vec::new();
-    let (limit, cursor) = paging::parse(&query, 20, &mut errors);
+    let mut f = Fields::default();
+    let (limit, cursor) = paging::parse(&query, 20, &mut f);
     let mut filter = doc! {"user_id": user_id};
     if let Some(problem) = query.get("problem_id") {
         filter.insert("problem_id", problem);
@@ -236,14 +221,10 @@ pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer,
         if STATUSES.contains(&status.as_str()) {
             filter.insert("status", status);
         } else {
-            field(
-                &mut errors,
-                "status",
-                "must be queued, compiling, running or judged",
-            );
+            f.error("status", "must be queued, compiling, running or judged");
         }
     }
-    paging::check(errors)?;
+    f.finish()?;
     let projection = doc! {"source": 0, "tests": 0, "compile_output": 0};
     paging::page(
         &svc.store.submissions,
