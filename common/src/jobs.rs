@@ -115,13 +115,8 @@ pub async fn provision_with(
     jobs.get_or_create_consumer(
         JUDGE_CONSUMER,
         consumer::pull::Config {
-            durable_name: Some(JUDGE_CONSUMER.to_owned()),
-            ack_policy: consumer::AckPolicy::Explicit,
-            ack_wait: job_ack_wait,
             max_deliver: MAX_DELIVER,
-            // Singular: nats-server 2.9 ignores the plural `filter_subjects`.
-            filter_subject: JOBS_SUBJECT.to_owned(),
-            ..Default::default()
+            ..durable(JUDGE_CONSUMER, JOBS_SUBJECT, job_ack_wait)
         },
     )
     .await?;
@@ -137,13 +132,7 @@ pub async fn provision_with(
     results
         .get_or_create_consumer(
             RESULTS_CONSUMER,
-            consumer::pull::Config {
-                durable_name: Some(RESULTS_CONSUMER.to_owned()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                filter_subject: RESULTS_SUBJECTS.to_owned(),
-                ..Default::default()
-            },
+            durable(RESULTS_CONSUMER, RESULTS_SUBJECTS, ACK_WAIT),
         )
         .await?;
     let dead = js
@@ -157,13 +146,7 @@ pub async fn provision_with(
         .await?;
     dead.get_or_create_consumer(
         DEAD_JOBS_CONSUMER,
-        consumer::pull::Config {
-            durable_name: Some(DEAD_JOBS_CONSUMER.to_owned()),
-            ack_policy: consumer::AckPolicy::Explicit,
-            ack_wait: ACK_WAIT,
-            filter_subject: max_deliveries_subject(),
-            ..Default::default()
-        },
+        durable(DEAD_JOBS_CONSUMER, &max_deliveries_subject(), ACK_WAIT),
     )
     .await?;
     // The counters' bucket is created as the stream async-nats' `create_key_value` would make,
@@ -178,6 +161,18 @@ pub async fn provision_with(
         .await?;
     }
     Ok(())
+}
+
+/// A durable pull consumer with explicit acks on `filter`.
+fn durable(name: &str, filter: &str, ack_wait: Duration) -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(name.to_owned()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait,
+        // Singular: nats-server 2.9 ignores the plural `filter_subjects`.
+        filter_subject: filter.to_owned(),
+        ..Default::default()
+    }
 }
 
 /// The stream behind a key-value bucket holding one value per key, as `create_key_value` builds it.

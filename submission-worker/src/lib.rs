@@ -155,18 +155,18 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         "Problems, submissions and comments",
     )
     .await?;
-    let (stop_results, results_stopped) = tokio::sync::oneshot::channel::<()>();
-    let applier = tokio::spawn(results::run(js.clone(), store, counters, async move {
-        let _ = results_stopped.await;
-    }));
-    let (stop_dead, dead_stopped) = tokio::sync::oneshot::channel::<()>();
-    let dead_jobs = tokio::spawn(dead_jobs::run(js, async move {
-        let _ = dead_stopped.await;
-    }));
-    let (stop_sweep, mut sweep_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sweeper = tokio::spawn({
-        let svc = svc.clone();
+    // The background tasks (results, dead jobs, the outbox sweep) stop together after serving.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
         async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let sweep = {
+        let (svc, stopped) = (svc.clone(), until_stopped());
+        async move {
+            tokio::pin!(stopped);
             let mut every = tokio::time::interval(SWEEP_EVERY);
             loop {
                 tokio::select! {
@@ -175,11 +175,16 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
                             tracing::warn!(error = %e, "outbox sweep");
                         }
                     }
-                    _ = &mut sweep_stopped => return,
+                    _ = &mut stopped => return,
                 }
             }
         }
-    });
+    };
+    let background = [
+        tokio::spawn(results::run(js.clone(), store, counters, until_stopped())),
+        tokio::spawn(dead_jobs::run(js, until_stopped())),
+        tokio::spawn(sweep),
+    ];
     tracing::info!("submission service ready");
     let endpoints = [
         subjects::LANGUAGES,
@@ -201,12 +206,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         shutdown,
     )
     .await?;
-    let _ = stop_results.send(());
-    let _ = stop_dead.send(());
-    let _ = stop_sweep.send(());
-    let _ = applier.await;
-    let _ = dead_jobs.await;
-    let _ = sweeper.await;
+    let _ = stop.send(true);
+    for task in background {
+        let _ = task.await;
+    }
     common::service::drain(&client).await;
     tracing::info!("submission worker stopped");
     Ok(())
