@@ -76,11 +76,7 @@ async fn run() {
         ..StackOptions::default()
     })
     .await;
-    let store = if stack.mongo.is_external() {
-        "MONGODB_URI"
-    } else {
-        "nx-27017 0.8.1"
-    };
+    let store = stack.mongo.name();
     let admin = stack.token("admin", "admin password").await;
     let zip = judge_worker::archive::pack_zip(&root).unwrap();
     let r = stack
@@ -156,18 +152,12 @@ async fn run() {
         .unwrap();
 
     // Latency: the real judge, one submission at a time, watched over SSE.
-    let settings = stack.nats.settings("judge");
-    let cache = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_judge-worker"))
-        .arg("serve")
-        .env("NATS_URL", &settings.url)
-        .env("NATS_USER", "judge")
-        .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
-        .env("JUDGE_CACHE_DIR", cache.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let judge = system_tests::judge::JudgeProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_judge-worker")),
+        &stack.nats,
+        None,
+        true,
+    );
     let token = &tokens[0];
     let mut latencies = Vec::new();
     for i in 0..n + 3 {
@@ -201,8 +191,7 @@ async fn run() {
             latencies.push(t.elapsed());
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(judge);
     latencies.sort();
     let (p50, p99) = (pct(&latencies, 0.5), pct(&latencies, 0.99));
     let e50 = pct(&engine, 0.5);

@@ -1,37 +1,20 @@
 //! The grading path end to end: HTTP → edge → submission worker → JetStream → this judge (the
 //! real binary, with its own NATS credentials) → results → MongoDB → HTTP.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{json, Value};
+use system_tests::judge::JudgeProcess;
 use system_tests::{Stack, StackOptions};
 
-/// The judge's process and its package cache (removed when the judge is dropped).
-struct JudgeProcess(Child, #[allow(dead_code)] tempfile::TempDir);
-
-impl Drop for JudgeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start_judge(stack: &Stack, uid_base: &str) -> JudgeProcess {
-    let settings = stack.nats.settings("judge");
-    let cache = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
-    // Sandbox uids of its own, apart from the other tests' judges.
-    cmd.args(["--uid-base", uid_base, "serve"])
-        .env("NATS_URL", &settings.url)
-        .env("NATS_USER", "judge")
-        .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
-        .env("JUDGE_CACHE_DIR", cache.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    system_tests::die_with_parent(&mut cmd);
-    JudgeProcess(cmd.spawn().expect("starting judge-worker serve"), cache)
+    JudgeProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_judge-worker")),
+        &stack.nats,
+        Some(uid_base),
+        false,
+    )
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -109,14 +92,7 @@ async fn upload(stack: &Stack, token: &str, zip: Vec<u8>, query: &str) -> (u16, 
 }
 
 async fn submit(stack: &Stack, token: &str, body: &Value) -> (u16, Value, Option<String>) {
-    let r = stack
-        .http
-        .post(stack.url("/api/submissions"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let r = stack.submit(token, body, None).await;
     let location = r
         .headers()
         .get("location")
@@ -526,8 +502,7 @@ async fn a_judge_killed_mid_job_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // SIGKILL in the middle of the job; another judge takes it after the ack wait.
-    first.0.kill().unwrap();
-    first.0.wait().unwrap();
+    first.kill();
     let _second = start_judge(&stack, "65040");
     let judged = wait_judged(&stack, &user, &id).await;
     assert_eq!(judged["verdict"], "time_limit_exceeded", "{judged}");
@@ -577,8 +552,7 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
                 break;
             }
         }
-        judge.0.kill().unwrap();
-        judge.0.wait().unwrap();
+        judge.kill();
         judge = start_judge(&stack, &format!("{}", 65080 + 10 * attempt));
     }
 

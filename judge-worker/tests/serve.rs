@@ -1,26 +1,25 @@
 //! `judge-worker serve` joins NATS with the judge's own credentials, advertises what it can run,
 //! and stops cleanly on SIGTERM.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use system_tests::judge::JudgeProcess;
 use system_tests::NatsServer;
+
+fn start_judge(nats: &NatsServer, uid_base: &str) -> JudgeProcess {
+    JudgeProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_judge-worker")),
+        nats,
+        Some(uid_base),
+        false,
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_joins_nats_and_stops_on_sigterm() {
     let nats = NatsServer::start();
-    let settings = nats.settings("judge");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
-    // Sandbox uids of its own, apart from the other tests' judges.
-    cmd.args(["--uid-base", "65010", "serve"])
-        .env("NATS_URL", &settings.url)
-        .env("NATS_USER", "judge")
-        .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    system_tests::die_with_parent(&mut cmd);
-    let mut child = cmd.spawn().expect("starting judge-worker serve");
+    let mut judge = start_judge(&nats, "65010");
 
     let admin = nats.client("admin").await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -33,7 +32,7 @@ async fn serve_joins_nats_and_stops_on_sigterm() {
         {
             break serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap();
         }
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = judge.exited() {
             panic!("judge-worker serve exited early: {status}");
         }
         assert!(Instant::now() < deadline, "the judge service never answered");
@@ -59,15 +58,7 @@ async fn serve_joins_nats_and_stops_on_sigterm() {
     );
 
     // SIGTERM: it leaves NATS and exits 0 promptly.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "judge-worker did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = judge.terminate(Duration::from_secs(15)).await;
     assert!(status.success(), "{status}");
     let gone = tokio::time::timeout(
         Duration::from_secs(1),
@@ -180,19 +171,7 @@ async fn jobs_are_pulled_judged_and_reported() {
         .await
         .unwrap();
 
-    let settings = nats.settings("judge");
-    let cache = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_judge-worker"));
-    // Sandbox uids of its own, apart from the other tests' judges.
-    cmd.args(["--uid-base", "65020", "serve"])
-        .env("NATS_URL", &settings.url)
-        .env("NATS_USER", "judge")
-        .env("NATS_PASSWORD", settings.password.as_deref().unwrap())
-        .env("JUDGE_CACHE_DIR", cache.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    system_tests::die_with_parent(&mut cmd);
-    let mut child = cmd.spawn().expect("starting judge-worker serve");
+    let mut judge = start_judge(&nats, "65020");
 
     let results = system_tests::results::read(
         &js,
@@ -247,14 +226,6 @@ async fn jobs_are_pulled_judged_and_reported() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            assert!(s.success(), "{s}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "judge-worker did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = judge.terminate(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status}");
 }

@@ -83,11 +83,7 @@ async fn main() {
         ..StackOptions::default()
     })
     .await;
-    let store = if stack.mongo.is_external() {
-        "MONGODB_URI"
-    } else {
-        "nx-27017 0.8.1"
-    };
+    let store = stack.mongo.name();
     let user = stack.register("bench_user", "bench password").await;
     let tokens = stack.login("bench_user", "bench password").await;
     let token = tokens["access_token"].as_str().unwrap().to_owned();

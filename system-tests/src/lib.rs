@@ -3,6 +3,7 @@
 //! project's virtualenv on a free port), then the services in-process against them, and an edge
 //! on a free port. Everything started is stopped and removed on drop — also when a test fails.
 
+pub mod judge;
 pub mod mongo;
 pub mod nats;
 pub mod results;

@@ -83,6 +83,15 @@ impl MongoServer {
         self.external
     }
 
+    /// Which store the figures were measured on, for benchmark reports.
+    pub fn name(&self) -> &'static str {
+        if self.external {
+            "MONGODB_URI"
+        } else {
+            "nx-27017 0.8.1"
+        }
+    }
+
     /// Kills the server (as a crash would); its data stays. A no-op against an external server.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

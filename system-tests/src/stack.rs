@@ -269,6 +269,24 @@ impl Stack {
             .expect("sending a request")
     }
 
+    /// `POST /api/submissions` as the holder of `token`, with an `Idempotency-Key` if given.
+    pub async fn submit(
+        &self,
+        token: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.url("/api/submissions"))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.expect("sending a request")
+    }
+
     /// Registers a user and checks it worked.
     pub async fn register(&self, username: &str, password: &str) -> Value {
         let body =

@@ -39,28 +39,13 @@ async fn problems_and_users(stack: &Stack) -> (String, String) {
 }
 
 async fn submit(stack: &Stack, token: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
-    let mut req = stack
-        .http
-        .post(stack.url("/api/submissions"))
-        .bearer_auth(token)
-        .json(body);
-    if let Some(k) = key {
-        req = req.header("idempotency-key", k);
-    }
-    let r = req.send().await.unwrap();
+    let r = stack.submit(token, body, key).await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
 /// Submits expecting a 429; returns the problem and its `Retry-After` seconds.
 async fn refused(stack: &Stack, token: &str, body: &Value) -> (Value, u64) {
-    let r = stack
-        .http
-        .post(stack.url("/api/submissions"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let r = stack.submit(token, body, None).await;
     assert_eq!(r.status(), 429);
     let wait = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     (r.json().await.unwrap(), wait)
@@ -93,17 +78,8 @@ async fn idempotency_keys_give_the_same_submission() {
     let (_, e) = submit(&stack, &user, &body, None).await;
     assert_ne!(d["id"], e["id"]);
     // A key that cannot be carried is refused by name.
-    let r = stack
-        .http
-        .post(stack.url("/api/submissions"))
-        .bearer_auth(&user)
-        .header("idempotency-key", "x".repeat(200))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let p: Value = r.json().await.unwrap();
+    let (status, p) = submit(&stack, &user, &body, Some(&"x".repeat(200))).await;
+    assert_eq!(status, 422);
     assert_eq!(p["errors"][0]["field"], "Idempotency-Key");
 }
 
