@@ -58,15 +58,7 @@ fn examples() -> std::path::PathBuf {
 async fn wait_for_judge(stack: &Stack) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let langs: Value = stack
-            .http
-            .get(stack.url("/api/languages"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let langs: Value = stack.get_json("/api/languages").await;
         if langs["items"]
             .as_array()
             .is_some_and(|i| i.iter().any(|l| l["id"] == "c"))
@@ -243,25 +235,9 @@ async fn upload_submit_and_get_a_verdict() {
     let (status, p) = upload(&stack, &admin, vec![0u8; 7 * 1024 * 1024 + 1], "?id=huge").await;
     assert_eq!((status, p["status"].as_u64()), (413, Some(413)), "{p}");
 
-    let list: Value = stack
-        .http
-        .get(stack.url("/api/problems"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = stack.get_json("/api/problems").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
-    let one: Value = stack
-        .http
-        .get(stack.url("/api/problems/aplusb"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = stack.get_json("/api/problems/aplusb").await;
     assert!(one["limits"]["time_limit_ms"].as_u64().is_some(), "{one}");
     assert!(!one["samples"].as_array().unwrap().is_empty(), "{one}");
     let r = stack
@@ -272,34 +248,17 @@ async fn upload_submit_and_get_a_verdict() {
         .unwrap();
     assert_eq!(r.status(), 404);
 
-    // The judge advertises its languages once it is up.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let langs: Value = stack
-            .http
-            .get(stack.url("/api/languages"))
-            .send()
-            .await
+    // The judge advertises its languages, with versions, once it is up.
+    wait_for_judge(&stack).await;
+    let langs = stack.get_json("/api/languages").await;
+    assert!(
+        langs["items"]
+            .as_array()
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let items = langs["items"].as_array().cloned().unwrap_or_default();
-        if items.iter().any(|l| l["id"] == "c") {
-            assert!(
-                items
-                    .iter()
-                    .all(|l| l["version"].as_str().is_some_and(|v| !v.is_empty())),
-                "{langs}"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the judge's languages never showed: {langs}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            .iter()
+            .all(|l| l["version"].as_str().is_some_and(|v| !v.is_empty())),
+        "{langs}"
+    );
 
     let source =
         |file: &str| std::fs::read_to_string(examples.join("aplusb/submissions").join(file)).unwrap();

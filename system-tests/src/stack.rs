@@ -269,6 +269,18 @@ impl Stack {
             .expect("sending a request")
     }
 
+    /// An anonymous `GET` of `path`, read as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("sending a request")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// `POST /api/submissions` as the holder of `token`, with an `Idempotency-Key` if given.
     pub async fn submit(
         &self,

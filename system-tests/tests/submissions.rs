@@ -316,15 +316,7 @@ async fn comments_on_problems() {
         ids.push(c["id"].as_str().unwrap().to_owned());
     }
     // Public reading, oldest first, paged.
-    let r: Value = stack
-        .http
-        .get(stack.url("/api/problems/aplusb/comments?limit=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = stack.get_json("/api/problems/aplusb/comments?limit=3").await;
     let first: Vec<&str> = r["items"]
         .as_array()
         .unwrap()
@@ -334,14 +326,8 @@ async fn comments_on_problems() {
     assert_eq!(first, ids[..3]);
     let cursor = r["next_cursor"].as_str().unwrap();
     let r: Value = stack
-        .http
-        .get(stack.url(&format!("/api/problems/aplusb/comments?limit=3&cursor={cursor}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/problems/aplusb/comments?limit=3&cursor={cursor}"))
+        .await;
     assert_eq!(r["items"].as_array().unwrap().len(), 2);
     assert!(r["next_cursor"].is_null());
 
@@ -388,14 +374,6 @@ async fn comments_on_problems() {
     assert_eq!(delete(user.clone(), ids[0].clone()).await, 204);
     assert_eq!(delete(user.clone(), ids[0].clone()).await, 404);
     assert_eq!(delete(admin.clone(), ids[1].clone()).await, 204);
-    let r: Value = stack
-        .http
-        .get(stack.url("/api/problems/aplusb/comments"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = stack.get_json("/api/problems/aplusb/comments").await;
     assert_eq!(r["items"].as_array().unwrap().len(), 4);
 }
