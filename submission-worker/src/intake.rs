@@ -63,27 +63,16 @@ impl Committer {
     }
 }
 
-/// Takes the first waiting item and whatever else is already queued, up to `MAX_BATCH`.
-async fn next_batch<T>(rx: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
-    let first = rx.recv().await?;
-    let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(item) => batch.push(item),
-            Err(_) => break,
-        }
-    }
-    Some(batch)
-}
-
 async fn write_records(submissions: Collection<Document>, mut rx: mpsc::Receiver<Pending>) {
-    while let Some(batch) = next_batch(&mut rx).await {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // `recv_many` waits for one and takes whatever else is already queued.
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let result = submissions
             .insert_many(batch.iter().map(|p| &p.record))
             .ordered(false)
             .await;
         let outcomes = outcomes(batch.len(), result.err());
-        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+        for (pending, outcome) in batch.drain(..).zip(outcomes) {
             let _ = pending.done.send(outcome);
         }
     }
@@ -113,12 +102,14 @@ fn outcomes(n: usize, error: Option<Error>) -> Vec<Result<(), Refused>> {
 }
 
 async fn mark_published(submissions: Collection<Document>, mut rx: mpsc::Receiver<String>) {
-    while let Some(ids) = next_batch(&mut rx).await {
+    let mut ids = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut ids, MAX_BATCH).await > 0 {
         let marked = submissions
             .update_many(doc! {"_id": {"$in": &ids}}, doc! {"$set": {"outbox": "done"}})
             .await;
         if let Err(e) = marked {
             tracing::warn!(error = %e, jobs = ids.len(), "marking jobs published (the sweep will see them)");
         }
+        ids.clear();
     }
 }
