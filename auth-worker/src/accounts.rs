@@ -120,7 +120,7 @@ impl Accounts {
                 tracing::info!(user_id = %user.id, username = %user.username, "registered");
                 Ok(user)
             }
-            Err(e) if common::migrate::is_duplicate_key(&e) => Err(self.which_taken(username, email).await),
+            Err(e) if mongo_store::is_duplicate_key(&e) => Err(self.which_taken(username, email).await),
             Err(e) => Err(store::unavailable(e).into()),
         }
     }

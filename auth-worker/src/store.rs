@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use common::auth::{Role, User};
-use common::migrate::{self, Migration};
-use common::store::{index, unique_index};
 use common::Problem;
 use futures::FutureExt;
+use mongo_store::migrate::{self, Migration};
+use mongo_store::{index, unique_index};
 use mongodb::bson::{doc, DateTime};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
@@ -90,7 +90,7 @@ pub struct Store {
 /// Connects lazily: the driver finds the server on first use, and a request made while it is
 /// away fails after the short selection timeout (→ 503) instead of hanging.
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
-    let db = common::store::connect(uri, database, "auth-worker").await?;
+    let db = mongo_store::connect(uri, database, "auth-worker").await?;
     Ok(Store {
         users: db.collection(USERS),
         refresh_tokens: db.collection(REFRESH_TOKENS),

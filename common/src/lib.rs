@@ -4,13 +4,9 @@
 pub mod auth;
 pub mod config;
 pub mod jobs;
-#[cfg(feature = "mongo")]
-pub mod migrate;
 pub mod nats;
 pub mod problem;
 pub mod service;
-#[cfg(feature = "mongo")]
-pub mod store;
 pub mod subjects;
 pub mod telemetry;
 pub mod verdict;

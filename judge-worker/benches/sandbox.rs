@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command as HostCommand;
 use std::time::{Duration, Instant};
 
-use judge_worker::sandbox::{default_binds, Command, Limits, SandboxConfig, SandboxPool, Stdio};
-use judge_worker::{Judge, JudgeConfig, JudgeOptions, ProblemPackage};
+use judge_worker::{Judge, JudgeConfig, JudgeOptions};
+use problem_package::ProblemPackage;
+use sandbox::{default_binds, Command, Limits, SandboxConfig, SandboxPool, Stdio};
 
 const RUNS: usize = 400;
 const TESTS: usize = 20;

@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sandbox::files::FileTree;
+use sandbox::files::FileTree;
 
 /// The table shipped with the judge, used when no other file is configured.
 pub const BUILTIN_LANGUAGES: &str = include_str!("../languages.yaml");

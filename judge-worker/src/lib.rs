@@ -1,12 +1,18 @@
-//! The judge engine: compiles and runs untrusted submissions in a sandbox and grades them against
+//! The judge: compiles and runs untrusted submissions in the sandbox and grades them against
 //! ICPC / Kattis problem packages.
 //!
-//! Three rooms, as in go-judge: [`sandbox`] runs a program with limits and knows nothing about
-//! problems; [`judge`] turns a package, a language and a source into a [`common::JudgeReport`]
-//! and knows nothing about NATS; the command line (`main.rs`) and the NATS service sit outside.
+//! Three rooms, as in go-judge: the `sandbox` crate runs a program with limits and knows nothing
+//! about problems; [`judge`] (with [`language`]) turns a package (read by the `problem-package`
+//! crate), a language and a source into a [`common::JudgeReport`] and knows nothing about NATS;
+//! [`serve`] and the command line (`main.rs`) sit outside and only move jobs and reports.
+//!
+//! May use: the sandbox, the package format, the wire contract in `common`, NATS (in `serve`).
+//! Must not: hold database credentials or link a database driver — this is the machine that runs
+//! untrusted code (`make test` checks the dependency tree).
 //!
 //! ```no_run
-//! use judge_worker::{Judge, JudgeConfig, JudgeOptions, ProblemPackage, Progress};
+//! use judge_worker::{Judge, JudgeConfig, JudgeOptions, Progress};
+//! use problem_package::ProblemPackage;
 //!
 //! // Once per process: finds the toolchains, prepares one sandbox slot per core.
 //! let judge = Judge::new(JudgeConfig::default())?;
@@ -25,18 +31,13 @@
 //! ```
 //!
 //! The binary must be able to start itself as the sandbox's zygote: a program embedding this
-//! library calls [`sandbox::zygote::zygote_main`] first thing in `main` when its first argument
-//! is [`sandbox::ZYGOTE_ARG`] (as `judge-worker`'s own `main` does), or points
+//! library calls `sandbox::zygote::zygote_main` first thing in `main` when its first argument
+//! is `sandbox::ZYGOTE_ARG` (as `judge-worker`'s own `main` does), or points
 //! [`JudgeConfig::helper`] at the `judge-worker` binary.
 
-pub mod archive;
 pub mod judge;
 pub mod language;
-pub mod package;
-pub mod sandbox;
 pub mod serve;
-pub mod validator;
 
 pub use judge::{Judge, JudgeConfig, JudgeError, JudgeOptions, Progress};
 pub use language::LanguageInfo;
-pub use package::{PackageError, ProblemPackage};

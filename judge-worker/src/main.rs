@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use judge_worker::sandbox::{self, zygote};
-use judge_worker::{Judge, JudgeConfig, JudgeOptions, ProblemPackage, Progress};
+use judge_worker::{Judge, JudgeConfig, JudgeOptions, Progress};
+use problem_package::ProblemPackage;
+use sandbox::zygote;
 
 #[derive(Parser)]
 #[command(version, about = "Compiles and runs submissions in a sandbox and grades them")]
@@ -61,8 +62,12 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some(sandbox::ZYGOTE_ARG) {
         zygote::zygote_main(args.get(2).map_or("", String::as_str));
     }
-    tracing_subscriber_init();
     let cli = Cli::parse();
+    // The service logs at `info`; the local commands only warn, so their output stays readable.
+    match cli.command {
+        Command::Serve => common::telemetry::init("judge-worker"),
+        _ => common::telemetry::init_with_default("judge-worker", "warn"),
+    }
     let default_tl = Duration::from_secs_f64(cli.default_time_limit.max(0.001));
     let config = JudgeConfig {
         languages_file: cli.languages.clone(),
@@ -225,14 +230,4 @@ fn print_table(report: &common::JudgeReport) {
 fn fatal(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("judge-worker: {e}");
     ExitCode::from(2)
-}
-
-/// Logs to stderr at `warn` unless `RUST_LOG` says otherwise.
-fn tracing_subscriber_init() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

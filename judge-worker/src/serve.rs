@@ -28,8 +28,10 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::archive::{self, ArchiveLimits};
-use crate::{Judge, JudgeConfig, JudgeOptions, ProblemPackage, Progress};
+use problem_package::archive::{self, ArchiveLimits};
+use problem_package::ProblemPackage;
+
+use crate::{Judge, JudgeConfig, JudgeOptions, Progress};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

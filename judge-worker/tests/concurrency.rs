@@ -6,7 +6,8 @@ mod support;
 use std::sync::Arc;
 
 use common::Verdict;
-use judge_worker::{Judge, JudgeConfig, JudgeOptions, ProblemPackage};
+use judge_worker::{Judge, JudgeConfig, JudgeOptions};
+use problem_package::ProblemPackage;
 
 #[test]
 fn slots_judge_in_parallel_without_disturbing_each_other() {

@@ -5,7 +5,8 @@ mod support;
 
 use std::path::Path;
 
-use judge_worker::{JudgeOptions, ProblemPackage};
+use judge_worker::JudgeOptions;
+use problem_package::ProblemPackage;
 
 fn check_problem(name: &str, uid_base: u32) {
     let Some(judge) = support::judge(uid_base) else {

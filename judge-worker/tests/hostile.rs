@@ -10,7 +10,8 @@ use std::net::TcpListener;
 
 use common::Verdict;
 use common::Verdict as V;
-use judge_worker::{JudgeOptions, ProblemPackage};
+use judge_worker::JudgeOptions;
+use problem_package::ProblemPackage;
 
 const ACCEPTED_C: &str = r#"
 #include <stdio.h>

@@ -3,7 +3,8 @@
 mod support;
 
 use common::Verdict;
-use judge_worker::{JudgeOptions, ProblemPackage};
+use judge_worker::JudgeOptions;
+use problem_package::ProblemPackage;
 
 fn judge_c(uid_base: u32, time_limit: f64, memory_mib: u64, source: &str) -> Option<common::JudgeReport> {
     let judge = support::judge(uid_base)?;

@@ -58,7 +58,7 @@ pub enum SubmissionError {
     #[error("store: {0}")]
     Store(#[from] mongodb::error::Error),
     #[error(transparent)]
-    Migrate(#[from] common::migrate::MigrateError),
+    Migrate(#[from] mongo_store::migrate::MigrateError),
     #[error("nats: {0}")]
     Nats(#[from] async_nats::Error),
     #[error("nats connect: {0}")]

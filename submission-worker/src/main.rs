@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
             let settings = submission_worker::Settings::from_env()?;
             let svc = submission_worker::Service::connect(&settings).await?;
             for dir in dirs {
-                let zip = judge_worker::archive::pack_zip(&dir)?;
+                let zip = problem_package::pack_zip(&dir)?;
                 let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
                 match submission_worker::problems::import(&svc, id, zip.into()).await {
                     Ok((p, _)) => println!("imported {} (version {})", p["id"], p["version"]),

@@ -6,9 +6,9 @@ use bytes::Bytes;
 use common::jobs::PROBLEMS_BUCKET;
 use common::service::{Answer, Caller, Failure};
 use common::{FieldError, Problem};
-use judge_worker::archive::{self, ArchiveLimits};
-use judge_worker::ProblemPackage;
 use mongodb::bson::{self, doc, Document};
+use problem_package::archive::{self, ArchiveLimits};
+use problem_package::ProblemPackage;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

@@ -2,10 +2,10 @@
 //! is kept as strings and integers (`status`, `*_ms`) so they mean the same on MongoDB and on the
 //! embedded test server.
 
-use common::migrate::{self, Migration};
-use common::store::{index, unique_index};
 use common::Problem;
 use futures::FutureExt;
+use mongo_store::migrate::{self, Migration};
+use mongo_store::{index, unique_index};
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::{Collection, Database};
 
@@ -22,7 +22,7 @@ pub struct Store {
 }
 
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
-    let db = common::store::connect(uri, database, "submission-worker").await?;
+    let db = mongo_store::connect(uri, database, "submission-worker").await?;
     Ok(Store {
         problems: db.collection(PROBLEMS),
         submissions: db.collection(SUBMISSIONS),

@@ -1,10 +1,55 @@
 //! A real `judge-worker serve` process for the tests and benchmarks that grade through NATS.
+//!
+//! The judge is started from its binary, as in production. Cargo gives a test the path of its own
+//! package's binaries only, so [`binary`] builds `judge-worker` (a no-op when it is up to date)
+//! with the profile the test itself was built with and returns its path.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::NatsServer;
+
+/// Whether `test` may start a judge: `true` when this machine can sandbox; otherwise the test
+/// fails with the reason, or — only when the run opted out with `ALLOW_NO_SANDBOX=1` — is
+/// skipped loudly and counted (see `sandbox::probe::tests_may_run`).
+pub fn sandbox_available(test: &str) -> bool {
+    sandbox::probe::tests_may_run(test)
+}
+
+/// The `judge-worker` binary of this workspace, built for the running test's profile.
+///
+/// Building from here rather than trusting whatever file is in `target/` means a test never runs
+/// a judge older than the source. Panics with cargo's own output when the build fails.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // target/<profile>/deps/<test binary> → target/<profile>
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("a test binary lives in target/<profile>/deps")
+            .to_owned();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "judge-worker", "--bin", "judge-worker"])
+            .current_dir(crate::workspace_root());
+        if release {
+            cmd.arg("--release");
+        }
+        if let Some(target_dir) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target_dir);
+        }
+        let status = cmd.status().expect("running cargo to build judge-worker");
+        assert!(status.success(), "building judge-worker failed ({status})");
+        let path = profile_dir.join("judge-worker");
+        assert!(path.is_file(), "{} missing after the build", path.display());
+        path
+    })
+}
 
 /// The judge's process and its package cache; killed and removed when dropped.
 pub struct JudgeProcess {
@@ -13,13 +58,13 @@ pub struct JudgeProcess {
 }
 
 impl JudgeProcess {
-    /// Starts `binary serve` as the `judge` user of `nats`, with a package cache of its own.
+    /// Starts `judge-worker serve` as the `judge` user of `nats`, with a package cache of its own.
     /// `uid_base` gives its sandboxes uids apart from other judges running at the same time;
     /// its log goes to the test's stderr unless `quiet`.
-    pub fn start(binary: &Path, nats: &NatsServer, uid_base: Option<&str>, quiet: bool) -> JudgeProcess {
+    pub fn start(nats: &NatsServer, uid_base: Option<&str>, quiet: bool) -> JudgeProcess {
         let settings = nats.settings("judge");
         let cache = tempfile::tempdir().expect("creating the judge's cache");
-        let mut cmd = Command::new(binary);
+        let mut cmd = Command::new(binary());
         if let Some(base) = uid_base {
             cmd.args(["--uid-base", base]);
         }

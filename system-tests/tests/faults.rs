@@ -238,7 +238,7 @@ async fn migrations_apply_once_from_concurrent_replicas() {
         result.unwrap();
     }
     let db = stack.mongo.database().await;
-    let history = db.collection::<Document>(common::migrate::HISTORY);
+    let history = db.collection::<Document>(mongo_store::migrate::HISTORY);
     let mut versions = Vec::new();
     let mut cursor = history.find(doc! {"service": "auth"}).await.unwrap();
     while let Some(d) = cursor.next().await {
@@ -249,7 +249,7 @@ async fn migrations_apply_once_from_concurrent_replicas() {
     versions.sort();
     assert_eq!(versions, [1, 2]);
     let lock = db
-        .collection::<Document>(common::migrate::LOCKS)
+        .collection::<Document>(mongo_store::migrate::LOCKS)
         .find_one(doc! {"_id": "auth"})
         .await
         .unwrap();

@@ -22,7 +22,7 @@ async fn problems_and_users(stack: &Stack) -> (String, String) {
     let admin = stack.token("admin", "admin password").await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
     for id in ["aplusb", "average"] {
-        let zip = judge_worker::archive::pack_zip(&root.join(id)).unwrap();
+        let zip = problem_package::pack_zip(&root.join(id)).unwrap();
         let r = stack
             .http
             .post(stack.url(&format!("/api/problems?id={id}")))

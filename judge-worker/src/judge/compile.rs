@@ -7,8 +7,8 @@ use common::Verdict;
 
 use super::{Failure, JudgeConfig};
 use crate::language::Language;
-use crate::sandbox::files::{self, FileTree};
-use crate::sandbox::{Command, LimitExceeded, Sandbox, Stdio};
+use sandbox::files::{self, FileTree};
+use sandbox::{Command, LimitExceeded, Sandbox, Stdio};
 
 /// Compiler output kept in a report.
 pub(super) const COMPILE_OUTPUT_LIMIT: usize = 16 * 1024;

@@ -11,9 +11,9 @@ use common::{JudgeReport, Verdict};
 use sha2::{Digest, Sha256};
 
 use crate::language::{self, Language, LanguageInfo, Unavailable};
-use crate::package::{OutputValidator, ProblemPackage};
-use crate::sandbox::files;
-use crate::sandbox::{default_binds, Bind, Limits, Sandbox, SandboxConfig, SandboxError, SandboxPool};
+use problem_package::{OutputValidator, ProblemPackage};
+use sandbox::files;
+use sandbox::{default_binds, Bind, Limits, Sandbox, SandboxConfig, SandboxError, SandboxPool};
 
 mod compile;
 mod run;
@@ -344,7 +344,7 @@ impl Judge {
         slot.clean().map_err(|e| e.to_string())?;
         let mut main_source = None;
         for (name, data) in sources {
-            let is_source = crate::package::validator_language(name) == Some(lang.id());
+            let is_source = problem_package::validator_language(name) == Some(lang.id());
             let has_main = lang.id() == "python3" || String::from_utf8_lossy(&data).contains("main");
             if is_source && has_main && main_source.is_none() {
                 main_source = Some(data);

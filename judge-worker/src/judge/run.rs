@@ -7,10 +7,10 @@ use common::{TestResult, Verdict};
 
 use super::compile::{truncate, Program};
 use super::{Failure, Judge};
-use crate::package::{ProblemPackage, TestCase};
-use crate::sandbox::files;
-use crate::sandbox::{Command, ExitStatus, LimitExceeded, Limits, RunResult, Sandbox, Stdio};
-use crate::validator::{self, DefaultValidator, Judgement};
+use problem_package::validator::{self, DefaultValidator, Judgement};
+use problem_package::{ProblemPackage, TestCase};
+use sandbox::files;
+use sandbox::{Command, ExitStatus, LimitExceeded, Limits, RunResult, Sandbox, Stdio};
 
 impl Judge {
     pub(super) fn run_test(

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use judge_worker::sandbox::Cgroups;
 use judge_worker::{Judge, JudgeConfig};
 
 /// The repository's `examples/problems`.
@@ -12,28 +11,22 @@ pub fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems")
 }
 
-/// Whether this machine can sandbox; says loudly why not.
+/// Whether this test may use the sandbox: `true`, or a failure naming what is missing, or — only
+/// when the run opted out with `ALLOW_NO_SANDBOX=1` — a loud, counted skip.
+#[track_caller]
 pub fn can_sandbox() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("!!! SKIPPED: the sandbox needs root (namespaces, cgroups, setuid)");
-        return false;
-    }
-    if let Cgroups::Unavailable(reason) = Cgroups::detect() {
-        eprintln!("!!! SKIPPED: no usable cgroups: {reason}");
-        return false;
-    }
-    let namespaces = std::process::Command::new("unshare")
-        .args(["--mount", "--net", "--ipc", "--uts", "--pid", "--fork", "true"])
-        .status();
-    if !namespaces.as_ref().is_ok_and(|s| s.success()) {
-        eprintln!("!!! SKIPPED: cannot create mount, net, ipc, uts and pid namespaces here ({namespaces:?})");
-        return false;
-    }
-    true
+    sandbox::probe::tests_may_run(&test_name())
 }
 
-/// A judge with one slot, or `None` (after saying why, loudly) when this machine cannot sandbox.
+/// The running test's name (the test harness names its thread after it).
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a judge-worker test")
+        .to_owned()
+}
+
+/// A judge with one slot, or `None` when the run opted out of sandbox tests (see [`can_sandbox`]).
 pub fn judge(uid_base: u32) -> Option<Judge> {
     if !can_sandbox() {
         return None;
@@ -113,7 +106,7 @@ pub fn processes_of_uid(uid: u32) -> Vec<i32> {
 
 /// Cgroups of the slot running as `uid` in this process that were not removed.
 pub fn leftover_cgroups(uid: u32) -> Vec<PathBuf> {
-    leftover_cgroups_with_prefix(&judge_worker::sandbox::Cgroups::slot_name(uid))
+    leftover_cgroups_with_prefix(&sandbox::Cgroups::slot_name(uid))
 }
 
 /// Cgroup directories whose name starts with `prefix`.
@@ -162,9 +155,7 @@ pub fn our_zygotes(uid: u32) -> Vec<i32> {
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline);
-        if !cmdline.contains(judge_worker::sandbox::ZYGOTE_ARG)
-            || !cmdline.contains(&format!("\"uid\":{uid},"))
-        {
+        if !cmdline.contains(sandbox::ZYGOTE_ARG) || !cmdline.contains(&format!("\"uid\":{uid},")) {
             continue;
         }
         if ppid_of(pid).and_then(ppid_of) == Some(me) {

@@ -1,4 +1,12 @@
-//! Runs untrusted programs with hard limits. Knows nothing about problems or verdicts.
+//! Runs untrusted programs with hard limits and says what happened: one call,
+//! [`Sandbox::run`] — this program, these limits, these standard streams — answered by a
+//! [`RunResult`] (exit status, CPU and wall time, peak memory, the limit that ended it).
+//!
+//! It knows nothing about problems, languages, verdicts or NATS; the judge builds those on top.
+//! It may use the kernel (namespaces, cgroups, seccomp, rlimits) and the filesystem under its
+//! state directory, nothing else. The binary that embeds it must let it start itself as a
+//! slot's zygote: call [`zygote::zygote_main`] first thing in `main` when the first argument is
+//! [`ZYGOTE_ARG`], or point [`SandboxConfig::helper`] at a binary that does.
 //!
 //! # The environment
 //!
@@ -69,6 +77,7 @@
 pub mod cgroup;
 pub mod files;
 mod pool;
+pub mod probe;
 pub mod root;
 pub mod seccomp;
 pub mod zygote;
@@ -86,6 +95,7 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 pub use cgroup::Cgroups;
 use cgroup::SlotCgroup;
 pub use pool::{SandboxPool, SlotGuard};
+pub use probe::probe;
 pub use zygote::{Bind, ZYGOTE_ARG};
 use zygote::{Reply, Request, Rlimits, ZygoteConfig};
 

@@ -9,12 +9,7 @@ use system_tests::judge::JudgeProcess;
 use system_tests::{Stack, StackOptions};
 
 fn start_judge(stack: &Stack, uid_base: &str) -> JudgeProcess {
-    JudgeProcess::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_judge-worker")),
-        &stack.nats,
-        Some(uid_base),
-        false,
-    )
+    JudgeProcess::start(&stack.nats, Some(uid_base), false)
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -45,7 +40,7 @@ async fn stack_with_aplusb(options: StackOptions) -> (Stack, String, String) {
     let admin = stack.token("admin", "admin password").await;
     stack.register("solver", "correct horse battery").await;
     let user = stack.token("solver", "correct horse battery").await;
-    let zip = judge_worker::archive::pack_zip(&examples().join("aplusb")).unwrap();
+    let zip = problem_package::pack_zip(&examples().join("aplusb")).unwrap();
     assert_eq!(upload(&stack, &admin, zip, "?id=aplusb").await.0, 201);
     (stack, admin, user)
 }
@@ -175,6 +170,9 @@ async fn all_judged_exactly(stack: &Stack, token: &str, ids: &[String], verdict:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_submit_and_get_a_verdict() {
+    if !system_tests::judge::sandbox_available("upload_submit_and_get_a_verdict") {
+        return;
+    }
     let stack = Stack::start(StackOptions {
         admin: Some(auth_worker::config::AdminAccount {
             username: "admin".into(),
@@ -195,7 +193,7 @@ async fn upload_submit_and_get_a_verdict() {
     let other = stack.token("other", "correct horse battery").await;
 
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
-    let zip = judge_worker::archive::pack_zip(&examples.join("aplusb")).unwrap();
+    let zip = problem_package::pack_zip(&examples.join("aplusb")).unwrap();
     let (status, p) = upload(&stack, &admin, zip.clone(), "?id=aplusb").await;
     assert_eq!(status, 201, "{p}");
     assert_eq!(
@@ -215,7 +213,7 @@ async fn upload_submit_and_get_a_verdict() {
         "# A+B\n\nAdd two numbers.\n",
     )
     .unwrap();
-    let zip2 = judge_worker::archive::pack_zip(changed.path()).unwrap();
+    let zip2 = problem_package::pack_zip(changed.path()).unwrap();
     let (status, p) = upload(&stack, &admin, zip2, "?id=aplusb").await;
     assert_eq!(
         (status, p["version"].as_i64()),
@@ -370,6 +368,9 @@ async fn upload_submit_and_get_a_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_language_and_verdict_through_the_stack() {
+    if !system_tests::judge::sandbox_available("every_language_and_verdict_through_the_stack") {
+        return;
+    }
     let (stack, _admin, user) = stack_with_aplusb(StackOptions {
         max_queued: 100,
         per_minute: 100,
@@ -436,6 +437,9 @@ async fn every_language_and_verdict_through_the_stack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_judge_killed_mid_job_loses_nothing() {
+    if !system_tests::judge::sandbox_available("a_judge_killed_mid_job_loses_nothing") {
+        return;
+    }
     let (stack, _admin, user) = stack_with_aplusb(StackOptions {
         job_ack_wait: Duration::from_secs(3),
         ..StackOptions::default()
@@ -481,6 +485,9 @@ async fn a_judge_killed_mid_job_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_kills_every_judge_ends_as_internal_error() {
+    if !system_tests::judge::sandbox_available("a_job_that_kills_every_judge_ends_as_internal_error") {
+        return;
+    }
     let (stack, _admin, user) = stack_with_aplusb(StackOptions {
         job_ack_wait: Duration::from_secs(2),
         ..StackOptions::default()
@@ -544,6 +551,9 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_down_loses_no_verdict() {
+    if !system_tests::judge::sandbox_available("the_store_down_loses_no_verdict") {
+        return;
+    }
     let (mut stack, _admin, user) = stack_with_aplusb(StackOptions::default()).await;
     if stack.mongo.is_external() {
         eprintln!(
@@ -591,6 +601,9 @@ async fn the_store_down_loses_no_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_restarted_while_submissions_flow() {
+    if !system_tests::judge::sandbox_available("nats_restarted_while_submissions_flow") {
+        return;
+    }
     let (mut stack, _admin, user) = stack_with_aplusb(StackOptions {
         max_queued: 1_000,
         per_minute: 1_000,
@@ -676,6 +689,11 @@ async fn nats_restarted_while_submissions_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_at_once_to_two_judges_and_two_submission_workers() {
+    if !system_tests::judge::sandbox_available(
+        "three_hundred_at_once_to_two_judges_and_two_submission_workers",
+    ) {
+        return;
+    }
     let (mut stack, admin, user) = stack_with_aplusb(StackOptions {
         max_queued: 10_000,
         per_minute: 10_000,

@@ -30,10 +30,6 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(judge_worker::sandbox::ZYGOTE_ARG) {
-        judge_worker::sandbox::zygote::zygote_main(args.get(2).map_or("", String::as_str));
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -51,10 +47,11 @@ async fn run() {
     // The judge engine alone, in-process, on the same package and source.
     let judge = judge_worker::Judge::new(judge_worker::JudgeConfig {
         slots: 1,
+        helper: Some(system_tests::judge::binary().to_owned()),
         ..Default::default()
     })
     .expect("a judge");
-    let package = judge_worker::ProblemPackage::load(&root).unwrap();
+    let package = problem_package::ProblemPackage::load(&root).unwrap();
     let mut engine = Vec::new();
     for _ in 0..n.min(20) {
         let t = Instant::now();
@@ -78,7 +75,7 @@ async fn run() {
     .await;
     let store = stack.mongo.name();
     let admin = stack.token("admin", "admin password").await;
-    let zip = judge_worker::archive::pack_zip(&root).unwrap();
+    let zip = problem_package::pack_zip(&root).unwrap();
     let r = stack
         .http
         .post(stack.url("/api/problems?id=aplusb"))
@@ -152,12 +149,7 @@ async fn run() {
         .unwrap();
 
     // Latency: the real judge, one submission at a time, watched over SSE.
-    let judge = system_tests::judge::JudgeProcess::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_judge-worker")),
-        &stack.nats,
-        None,
-        true,
-    );
+    let judge = system_tests::judge::JudgeProcess::start(&stack.nats, None, true);
     let token = &tokens[0];
     let mut latencies = Vec::new();
     for i in 0..n + 3 {

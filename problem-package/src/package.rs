@@ -1,23 +1,4 @@
-//! Problem packages in the ICPC / Kattis problem package format (problemarchive.org): the legacy
-//! format and the 2023-07 draft.
-//!
-//! What is read:
-//! - `problem.yaml`: `name` (a string, or a map of language to string), `problem_format_version`
-//!   (`legacy` when absent, or `2023-07-draft`), `limits` (`time_limit` in seconds, `memory` and
-//!   `output` in MiB), `validation` and `validator_flags` (legacy), `type` (2023-07).
-//! - The time limit: `limits.time_limit`, else a `.timelimit` file beside `problem.yaml`
-//!   (DOMjudge's convention, seconds), else the judge's configured default.
-//! - `data/sample` and `data/secret`: `NAME.in` with `NAME.ans`; subdirectories are test groups;
-//!   files and groups are taken in lexicographic order, samples first.
-//! - Output validator flags: `validator_flags` (legacy); `output_validator_flags` in
-//!   `testdata.yaml` (2023-07), the nearest one above a test case applying.
-//! - A custom output validator: `output_validators/<name>/` (legacy, with `validation: custom`) or
-//!   `output_validator/` (2023-07).
-//! - Statements: `problem_statement/problem[.LANG].{md,tex,html}` (legacy),
-//!   `statement/problem.LANG.{md,tex,html}` (2023-07), kept with their format for the API.
-//!
-//! A package the judge cannot judge correctly is refused by [`ProblemPackage::load`], with every
-//! reason at once.
+//! Reading and checking one package directory: [`ProblemPackage::load`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -463,7 +444,7 @@ fn walk(
 }
 
 /// Source file extensions of validators the judge can build, and the language used.
-pub(crate) fn validator_language(file: &str) -> Option<&'static str> {
+pub fn validator_language(file: &str) -> Option<&'static str> {
     let ext = file.rsplit_once('.')?.1;
     Some(match ext {
         "c" => "c",

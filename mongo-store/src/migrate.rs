@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use mongodb::bson::{doc, Document};
-use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::Database;
 
 pub const HISTORY: &str = "schema_migrations";
@@ -40,19 +39,6 @@ pub enum MigrateError {
     },
 }
 
-/// True when a write failed only because the unique key exists.
-pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    match e.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
-        ErrorKind::InsertMany(f) => f
-            .write_errors
-            .as_ref()
-            .is_some_and(|errs| errs.iter().all(|w| w.code == 11000)),
-        ErrorKind::Command(c) => c.code == 11000,
-        _ => false,
-    }
-}
-
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -79,7 +65,7 @@ async fn acquire(db: &Database, service: &str, owner: &str) -> Result<(), Migrat
             .await
         {
             Ok(_) => return Ok(()),
-            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) if crate::is_duplicate_key(&e) => {}
             Err(e) => return Err(e.into()),
         }
         // Held by someone: take it over only if its lease ran out.
@@ -123,7 +109,7 @@ async fn apply_pending(db: &Database, service: &str, migrations: &[Migration]) -
         };
         match history.insert_one(record).await {
             Ok(_) => {}
-            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) if crate::is_duplicate_key(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
