@@ -1,6 +1,12 @@
 //! Parsing request bodies into values that are valid by construction. A `Username`, `Email` or
 //! `Password` cannot exist unless it passed these rules, so nothing past the boundary re-checks.
-//! Fields are read one by one with [`Fields`], so one 422 names every invalid field.
+//! Each body is read by `common::api::body::parse` and validated here, in one place per body,
+//! so one 422 names every invalid field (unknown ones included).
+
+use common::api::body;
+use common::auth::{Login, RefreshRequest, Registration};
+
+use crate::error::AuthError;
 
 /// Bytes bcrypt reads; longer passwords would be silently truncated, so they are refused.
 pub const PASSWORD_MAX_BYTES: usize = 72;
@@ -10,12 +16,6 @@ pub const USERNAME_MAX: usize = 32;
 pub const EMAIL_MAX: usize = 254;
 /// Longest login identifier or token accepted before any lookup.
 pub const TOKEN_MAX: usize = 4096;
-
-/// The body parsed as a JSON object.
-pub use common::problem::json_object as object;
-
-/// Collects field errors so one response can name them all.
-pub use common::problem::Fields;
 
 /// A user name: 3–32 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or digit.
 /// Unique regardless of case.
@@ -133,6 +133,57 @@ pub fn bounded(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A valid `POST /api/auth/register` body.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+}
+
+pub fn registration(bytes: &[u8]) -> Result<NewAccount, AuthError> {
+    let (b, mut f) = body::parse::<Registration>(bytes)?;
+    let username = f.required("username", b.username, |s| Username::parse(&s));
+    let email = f.required("email", b.email, |s| Email::parse(&s));
+    let password = f.required("password", b.password, |s| Password::parse(&s));
+    f.finish()?;
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        unreachable!("finish() fails when a field is missing");
+    };
+    Ok(NewAccount {
+        username,
+        email,
+        password,
+    })
+}
+
+/// A `POST /api/auth/login` body: the login (a username or an e-mail address) and a password
+/// no longer than bcrypt reads.
+pub fn login(bytes: &[u8]) -> Result<(String, String), AuthError> {
+    let (b, mut f) = body::parse::<Login>(bytes)?;
+    let login = f.required("username", b.username, |s| bounded(&s));
+    let password = f.required("password", b.password, |p| {
+        if p.len() > PASSWORD_MAX_BYTES {
+            Err(format!("must be at most {PASSWORD_MAX_BYTES} bytes"))
+        } else {
+            Ok(p)
+        }
+    });
+    f.finish()?;
+    let (Some(login), Some(password)) = (login, password) else {
+        unreachable!("finish() fails when a field is missing");
+    };
+    Ok((login, password))
+}
+
+/// The token of a `POST /api/auth/refresh` or `/logout` body.
+pub fn refresh_token(bytes: &[u8]) -> Result<String, AuthError> {
+    let (b, mut f) = body::parse::<RefreshRequest>(bytes)?;
+    let token = f.required("refresh_token", b.refresh_token, |s| bounded(&s));
+    f.finish()?;
+    Ok(token.expect("finish() fails when the field is missing"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,22 +223,38 @@ mod tests {
         assert!(Password::parse(&"€".repeat(25)).is_err());
     }
 
+    use common::service::ServiceError;
+
+    fn problem(r: Result<NewAccount, AuthError>) -> common::Problem {
+        r.expect_err("refused").problem()
+    }
+
     #[test]
     fn fields_are_all_named() {
-        let map = object(br#"{"username": {"$gt": ""}, "email": 5}"#).unwrap();
-        let mut f = Fields::default();
-        assert!(f.string(&map, "username").is_none());
-        assert!(f.string(&map, "email").is_none());
-        assert!(f.string(&map, "password").is_none());
-        let p = f.finish().unwrap_err();
+        let p = problem(registration(
+            br#"{"username": {"$gt": ""}, "email": 5, "admin": true}"#,
+        ));
+        let names: Vec<_> = p.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, ["admin", "username", "email", "password"]);
+        assert_eq!(p.status, 422);
+        let p = problem(registration(
+            br#"{"username": "al", "email": "x", "password": "short"}"#,
+        ));
         let names: Vec<_> = p.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(names, ["username", "email", "password"]);
-        assert_eq!(p.status, 422);
     }
 
     #[test]
     fn bodies() {
-        assert_eq!(object(b"{").unwrap_err().status, 400);
-        assert_eq!(object(b"[1]").unwrap_err().status, 400);
+        assert_eq!(problem(registration(b"{")).status, 400);
+        assert_eq!(problem(registration(b"[1]")).status, 400);
+        let ok =
+            registration(br#"{"username": "ada", "email": "ada@example.org", "password": "correct horse"}"#);
+        assert_eq!(ok.unwrap().username.as_str(), "ada");
+        assert_eq!(
+            login(br#"{"username": "ada", "password": "x"}"#).unwrap().0,
+            "ada"
+        );
+        assert!(refresh_token(br#"{"refresh_token": ""}"#).is_err());
     }
 }

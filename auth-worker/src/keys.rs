@@ -6,11 +6,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("the private key is not an Ed25519 PKCS#8 PEM key: {0}")]
-    Parse(String),
-}
+use crate::error::AuthError;
 
 /// A new key pair as (private PKCS#8 PEM, public SPKI PEM).
 pub fn generate() -> (String, String) {
@@ -34,16 +30,16 @@ pub struct SigningKeys {
 }
 
 impl SigningKeys {
-    pub fn from_private_pem(pem: &str) -> Result<SigningKeys, KeyError> {
-        let key = SigningKey::from_pkcs8_pem(pem).map_err(|e| KeyError::Parse(e.to_string()))?;
+    pub fn from_private_pem(pem: &str) -> Result<SigningKeys, AuthError> {
+        let key = SigningKey::from_pkcs8_pem(pem).map_err(|e| AuthError::Key(e.to_string()))?;
         let public_pem = key
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| KeyError::Parse(e.to_string()))?;
+            .map_err(|e| AuthError::Key(e.to_string()))?;
         Ok(SigningKeys {
-            encoding: EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| KeyError::Parse(e.to_string()))?,
+            encoding: EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| AuthError::Key(e.to_string()))?,
             decoding: DecodingKey::from_ed_pem(public_pem.as_bytes())
-                .map_err(|e| KeyError::Parse(e.to_string()))?,
+                .map_err(|e| AuthError::Key(e.to_string()))?,
             public_pem,
         })
     }

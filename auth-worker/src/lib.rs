@@ -1,8 +1,14 @@
 //! The auth worker: a NATS service (`auth`, queue group `auth`) that owns user accounts and
 //! refresh tokens in MongoDB and signs tokens with the private Ed25519 key.
+//!
+//! May use: its own collections (`users`, `refresh_tokens`, `login_throttle`), NATS, the signing
+//! key. Must not: read another service's collections or talk HTTP — the edge is the only
+//! listener, and only the edge may publish on `auth.>` (enforced by `nats.conf`), which is why
+//! the identity headers it sets are trusted here.
 
 pub mod accounts;
 pub mod config;
+pub mod error;
 pub mod input;
 pub mod keys;
 pub mod store;
@@ -16,21 +22,7 @@ use common::subjects::auth;
 
 pub use config::Settings;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error(transparent)]
-    Keys(#[from] keys::KeyError),
-    #[error("store: {0}")]
-    Store(#[from] mongodb::error::Error),
-    #[error(transparent)]
-    Migrate(#[from] mongo_store::migrate::MigrateError),
-    #[error("nats: {0}")]
-    Nats(#[from] async_nats::Error),
-    #[error("nats connect: {0}")]
-    Connect(#[from] async_nats::ConnectError),
-    #[error("admin account: {0}")]
-    Admin(common::Problem),
-}
+pub use error::AuthError;
 
 /// Connects to the store, applies migrations and builds the operations.
 pub async fn accounts(settings: &Settings) -> Result<Arc<Accounts>, AuthError> {
@@ -59,7 +51,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         accounts
             .ensure_admin(&admin.username, &admin.email, &admin.password)
             .await
-            .map_err(|f| AuthError::Admin(f.problem))?;
+            .map_err(|e| AuthError::Admin(admin.username.clone(), Box::new(e)))?;
         tracing::info!(username = %admin.username, "admin account ready");
     }
     let client = common::nats::connect(&settings.nats, "auth-worker").await?;

@@ -40,10 +40,7 @@ async fn main() -> anyhow::Result<()> {
         Command::GrantAdmin { username } => {
             let settings = auth_worker::Settings::from_env()?;
             let accounts = auth_worker::accounts(&settings).await?;
-            let found = accounts
-                .promote(&username)
-                .await
-                .map_err(|f| anyhow::anyhow!("{}", f.problem))?;
+            let found = accounts.promote(&username).await?;
             anyhow::ensure!(found, "no account named {username}");
             println!("{username} is now an admin");
         }

@@ -1,13 +1,13 @@
-//! The auth worker's collections, their migrations, and the mapping of store failures.
+//! The auth worker's collections — one Rust type per stored document — and their migrations.
 //!
-//! Documents keep what their logic compares as strings and integers (`state`, `*_ms`), not as
-//! booleans or dates updated in place: the same queries then mean the same on MongoDB and on the
-//! embedded test server. Dates that a TTL index needs are written once, at insert.
+//! What queries compare is kept as strings and integers (`state`, `*_ms`), not as booleans or
+//! dates updated in place: the same queries then mean the same on MongoDB and on the embedded
+//! test server. Dates are BSON dates, written once (`created_at`, and `expires_at` for the TTL
+//! index); the API shows them as RFC 3339.
 
 use std::time::Duration;
 
 use common::auth::{Role, User};
-use common::Problem;
 use futures::FutureExt;
 use mongo_store::migrate::{self, Migration};
 use mongo_store::{index, unique_index};
@@ -22,7 +22,7 @@ pub const LOGIN_THROTTLE: &str = "login_throttle";
 
 /// A user as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserDoc {
+pub struct UserRecord {
     #[serde(rename = "_id")]
     pub id: String,
     pub username: String,
@@ -32,37 +32,50 @@ pub struct UserDoc {
     /// Lower-cased e-mail; unique index.
     pub email_key: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTime,
 }
 
-impl UserDoc {
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::User)
-    }
-
+impl UserRecord {
     pub fn view(&self) -> User {
         User {
             id: self.id.clone(),
             username: self.username.clone(),
             email: self.email.clone(),
-            role: self.role(),
-            created_at: chrono::DateTime::from_timestamp_millis(self.created_at.timestamp_millis())
-                .unwrap_or_default(),
+            role: self.role,
+            created_at: self.created_at.to_chrono(),
         }
+    }
+}
+
+/// Where a refresh token is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    /// May be exchanged once.
+    Active,
+    /// Exchanged (rotated): presenting it again revokes its family.
+    Used,
+    /// Logged out, or its family was revoked.
+    Revoked,
+}
+
+impl TokenState {
+    /// As stored and compared in filters.
+    pub fn as_bson(self) -> mongodb::bson::Bson {
+        mongodb::bson::to_bson(&self).expect("a unit enum serialises")
     }
 }
 
 /// A refresh token as stored: only its SHA-256, never the token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RefreshDoc {
+pub struct RefreshTokenRecord {
     /// Hex SHA-256 of the token.
     #[serde(rename = "_id")]
     pub id: String,
     pub user_id: String,
     pub family: String,
-    /// `active`, `used` (rotated) or `revoked`.
-    pub state: String,
+    pub state: TokenState,
     pub expires_at_ms: i64,
     /// For the TTL index that removes expired tokens.
     pub expires_at: DateTime,
@@ -70,7 +83,7 @@ pub struct RefreshDoc {
 
 /// Failed logins of one account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ThrottleDoc {
+pub struct ThrottleRecord {
     #[serde(rename = "_id")]
     pub id: String,
     pub failures: i64,
@@ -82,9 +95,9 @@ pub struct ThrottleDoc {
 #[derive(Clone)]
 pub struct Store {
     pub db: Database,
-    pub users: Collection<UserDoc>,
-    pub refresh_tokens: Collection<RefreshDoc>,
-    pub throttle: Collection<ThrottleDoc>,
+    pub users: Collection<UserRecord>,
+    pub refresh_tokens: Collection<RefreshTokenRecord>,
+    pub throttle: Collection<ThrottleRecord>,
 }
 
 /// Connects lazily: the driver finds the server on first use, and a request made while it is
@@ -146,11 +159,4 @@ pub fn migrations() -> Vec<Migration> {
 
 pub async fn migrate(store: &Store) -> Result<(), migrate::MigrateError> {
     migrate::run(&store.db, "auth", &migrations()).await
-}
-
-/// Any store failure seen by a request: the client gets a 503 and may retry.
-pub fn unavailable(e: mongodb::error::Error) -> Problem {
-    tracing::error!(error = %e, "store unavailable");
-    Problem::new(503, "store_unavailable", "The account store is unavailable")
-        .with_detail("try again shortly")
 }

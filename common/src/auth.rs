@@ -77,3 +77,39 @@ pub struct Claims {
 
 /// The issuer every token carries and every verifier requires.
 pub const ISSUER: &str = "online-judge";
+
+use crate::api::body::Field;
+
+/// `POST /api/auth/register`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Registration {
+    #[serde(default)]
+    pub username: Field<String>,
+    #[serde(default)]
+    pub email: Field<String>,
+    #[serde(default)]
+    pub password: Field<String>,
+}
+crate::inspect_fields!(Registration {
+    username,
+    email,
+    password
+});
+
+/// `POST /api/auth/login`: `username` may also be the account's e-mail address.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Login {
+    #[serde(default)]
+    pub username: Field<String>,
+    #[serde(default)]
+    pub password: Field<String>,
+}
+crate::inspect_fields!(Login { username, password });
+
+/// `POST /api/auth/refresh` and `POST /api/auth/logout`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    pub refresh_token: Field<String>,
+}
+crate::inspect_fields!(RefreshRequest { refresh_token });

@@ -8,11 +8,12 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use serde::{Deserialize, Serialize};
 
-use crate::JudgeReport;
+use crate::api::JudgeReport;
+use crate::subjects;
 
-/// Work-queue stream of grading jobs; message id = submission id (or `<id>:<attempt>` on re-judge).
+/// Work-queue stream of grading jobs on [`subjects::jobs::GRADE`]; message id = submission id (or
+/// `<id>:<attempt>` on re-judge).
 pub const JOBS_STREAM: &str = "JOBS";
-pub const JOBS_SUBJECT: &str = "jobs.grade";
 /// The one durable pull consumer every judge pulls from.
 pub const JUDGE_CONSUMER: &str = "judge";
 /// Deliveries of one job before it ends as `internal_error`.
@@ -20,9 +21,9 @@ pub const MAX_DELIVER: i64 = 3;
 /// How long a judge may hold a job without acking progress before it is redelivered (the
 /// default; judges read the provisioned value from the consumer).
 pub const ACK_WAIT: Duration = Duration::from_secs(30);
-/// Status updates and verdicts from the judges, one subject per submission.
+/// Status updates and verdicts from the judges on [`subjects::jobs::RESULTS`], one subject per
+/// submission.
 pub const RESULTS_STREAM: &str = "RESULTS";
-pub const RESULTS_SUBJECTS: &str = "results.>";
 /// The submission workers' shared durable consumer of results.
 pub const RESULTS_CONSUMER: &str = "submissions";
 /// Captures the advisories JetStream sends when a job ran out of deliveries (the judge died on
@@ -36,15 +37,10 @@ pub const LIMITS_BUCKET: &str = "submission_limits";
 /// Problem packages (zip), named by the SHA-256 of their bytes.
 pub const PROBLEMS_BUCKET: &str = "problems";
 
-/// The results subject of one submission.
-pub fn results_subject(submission_id: &str) -> String {
-    format!("results.{submission_id}")
-}
-
 /// The subject of the advisory JetStream sends when a job of the judges' consumer reached its
 /// last delivery without an ack.
 pub fn max_deliveries_subject() -> String {
-    format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{JUDGE_CONSUMER}")
+    subjects::jobs::max_deliveries_advisory(JOBS_STREAM, JUDGE_CONSUMER)
 }
 
 /// The part of nats-server's `io.nats.jetstream.advisory.v1.max_deliver` advisory we use.
@@ -105,7 +101,7 @@ pub async fn provision_with(
     let jobs = js
         .get_or_create_stream(stream::Config {
             name: JOBS_STREAM.to_owned(),
-            subjects: vec![JOBS_SUBJECT.to_owned()],
+            subjects: vec![subjects::jobs::GRADE.to_owned()],
             retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
@@ -116,14 +112,14 @@ pub async fn provision_with(
         JUDGE_CONSUMER,
         consumer::pull::Config {
             max_deliver: MAX_DELIVER,
-            ..durable(JUDGE_CONSUMER, JOBS_SUBJECT, job_ack_wait)
+            ..durable(JUDGE_CONSUMER, subjects::jobs::GRADE, job_ack_wait)
         },
     )
     .await?;
     let results = js
         .get_or_create_stream(stream::Config {
             name: RESULTS_STREAM.to_owned(),
-            subjects: vec![RESULTS_SUBJECTS.to_owned()],
+            subjects: vec![subjects::jobs::RESULTS.to_owned()],
             storage: stream::StorageType::File,
             max_age: Duration::from_secs(7 * 86400),
             ..Default::default()
@@ -132,7 +128,7 @@ pub async fn provision_with(
     results
         .get_or_create_consumer(
             RESULTS_CONSUMER,
-            durable(RESULTS_CONSUMER, RESULTS_SUBJECTS, ACK_WAIT),
+            durable(RESULTS_CONSUMER, subjects::jobs::RESULTS, ACK_WAIT),
         )
         .await?;
     let dead = js
@@ -179,7 +175,7 @@ fn durable(name: &str, filter: &str, ack_wait: Duration) -> consumer::pull::Conf
 fn kv_stream(bucket: &str) -> stream::Config {
     stream::Config {
         name: format!("KV_{bucket}"),
-        subjects: vec![format!("$KV.{bucket}.>")],
+        subjects: vec![subjects::jobs::key_value(bucket)],
         max_messages_per_subject: 1,
         storage: stream::StorageType::File,
         allow_rollup: true,

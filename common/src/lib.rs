@@ -1,6 +1,13 @@
-//! What the online judge's services share: message types, subject names, configuration and
-//! telemetry setup. Kept small: anything only one service needs lives in that service.
+//! The wire contract every service shares, and nothing else: the HTTP API's documents
+//! ([`api`]), the auth messages and token claims ([`auth`]), the grading pipeline's streams and
+//! messages ([`jobs`]), every NATS subject and header name ([`subjects`]), RFC 9457 problem
+//! documents ([`problem`]), and how a service reads its configuration, connects to NATS, answers
+//! requests and logs ([`config`], [`nats`], [`service`], [`telemetry`]).
+//!
+//! May use: serde, NATS, the package format's own types. Must not: talk to a database or run
+//! code — every service links this crate, the judge's machine included.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod jobs;
@@ -9,7 +16,6 @@ pub mod problem;
 pub mod service;
 pub mod subjects;
 pub mod telemetry;
-pub mod verdict;
 
+pub use api::{JudgeReport, TestResult, Verdict};
 pub use problem::{FieldError, Problem};
-pub use verdict::{JudgeReport, TestResult, Verdict};

@@ -34,7 +34,7 @@ impl NatsSettings {
 
     /// The reply-subject prefix this user may subscribe to (`_INBOX_<user>`), as in `nats.conf`.
     pub fn inbox_prefix(&self) -> String {
-        format!("_INBOX_{}", self.user)
+        crate::subjects::inbox_prefix(&self.user)
     }
 }
 

@@ -45,11 +45,9 @@ impl Caller {
         }
     }
 
-    /// The caller's user id, or 401 when the edge sent an anonymous request.
-    pub fn require_user(&self) -> Result<&str, Problem> {
-        self.user_id
-            .as_deref()
-            .ok_or_else(|| Problem::new(401, "unauthenticated", "Authentication required"))
+    /// The caller's user id; `None` when the edge sent an anonymous request.
+    pub fn user(&self) -> Option<&str> {
+        self.user_id.as_deref()
     }
 
     pub fn is_admin(&self) -> bool {
@@ -84,6 +82,18 @@ impl Answer {
     }
 }
 
+/// What a worker's error must say about itself to become a reply. Each service crate has one
+/// error enum and implements this once: that is the only place its errors become problem
+/// documents.
+pub trait ServiceError: std::fmt::Display + Send + 'static {
+    /// The problem document the client gets (its status decides the HTTP status).
+    fn problem(&self) -> Problem;
+    /// Seconds the client should wait before retrying (sent as `Retry-After`).
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
+}
+
 /// Extra reply headers a problem may carry (`Retry-After`).
 fn problem_headers(problem: &Problem, retry_after: Option<u64>) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -94,33 +104,8 @@ fn problem_headers(problem: &Problem, retry_after: Option<u64>) -> HeaderMap {
     h
 }
 
-/// A handler's failure: a problem for the client, optionally with a retry hint.
-#[derive(Debug)]
-pub struct Failure {
-    pub problem: Problem,
-    pub retry_after: Option<u64>,
-}
-
-impl From<Problem> for Failure {
-    fn from(problem: Problem) -> Self {
-        Failure {
-            problem,
-            retry_after: None,
-        }
-    }
-}
-
-impl Failure {
-    pub fn retry_after(problem: Problem, secs: u64) -> Failure {
-        Failure {
-            problem,
-            retry_after: Some(secs),
-        }
-    }
-}
-
 /// Sends a handler's outcome back to the requester.
-pub async fn respond(request: &Request, outcome: Result<Answer, Failure>) {
+pub async fn respond<E: ServiceError>(request: &Request, outcome: Result<Answer, E>) {
     let sent = match outcome {
         Ok(answer) => {
             let mut h = HeaderMap::new();
@@ -131,23 +116,25 @@ pub async fn respond(request: &Request, outcome: Result<Answer, Failure>) {
             let body = answer.body.unwrap_or_default();
             request.respond_with_headers(Ok(body.into()), h).await
         }
-        Err(Failure { problem, retry_after }) if problem.status >= 500 => {
-            tracing::warn!(%problem, "request failed on the worker's side");
-            let h = problem_headers(&problem, retry_after);
-            let err = service::error::Error {
-                status: format!(
-                    "{}: {}",
-                    problem.code,
-                    problem.detail.as_deref().unwrap_or(&problem.title)
-                ),
-                code: problem.status as usize,
-            };
-            request.respond_with_headers(Err(err), h).await
-        }
-        Err(Failure { problem, retry_after }) => {
-            let h = problem_headers(&problem, retry_after);
-            let body = serde_json::to_vec(&problem).expect("problems serialise to JSON");
-            request.respond_with_headers(Ok(body.into()), h).await
+        Err(error) => {
+            let problem = error.problem();
+            let h = problem_headers(&problem, error.retry_after());
+            if problem.status >= 500 {
+                // The worker's own failure: a NATS service error, so `nats micro stats` counts it.
+                tracing::warn!(%error, "request failed on the worker's side");
+                let err = service::error::Error {
+                    status: format!(
+                        "{}: {}",
+                        problem.code,
+                        problem.detail.as_deref().unwrap_or(&problem.title)
+                    ),
+                    code: problem.status as usize,
+                };
+                request.respond_with_headers(Err(err), h).await
+            } else {
+                let body = serde_json::to_vec(&problem).expect("problems serialise to JSON");
+                request.respond_with_headers(Ok(body.into()), h).await
+            }
         }
     };
     if let Err(e) = sent {
@@ -160,7 +147,7 @@ pub async fn respond(request: &Request, outcome: Result<Answer, Failure>) {
 ///
 /// `handle(subject, caller, payload)` is called for every request; it is never called again after
 /// shutdown begins, and every request it was called for is answered before this returns.
-pub async fn serve<H, F>(
+pub async fn serve<H, F, E>(
     service: Service,
     subjects: &[&str],
     max_in_flight: usize,
@@ -169,7 +156,8 @@ pub async fn serve<H, F>(
 ) -> Result<(), async_nats::Error>
 where
     H: Fn(String, Caller, bytes::Bytes) -> F + Send + Sync + 'static,
-    F: Future<Output = Result<Answer, Failure>> + Send + 'static,
+    F: Future<Output = Result<Answer, E>> + Send + 'static,
+    E: ServiceError,
 {
     let handle = Arc::new(handle);
     let permits = Arc::new(Semaphore::new(max_in_flight));
@@ -197,7 +185,7 @@ where
                 let outcome = handle(subject, caller, payload).await;
                 let status = match &outcome {
                     Ok(a) => a.status,
-                    Err(f) => f.problem.status,
+                    Err(e) => e.problem().status,
                 };
                 respond(&request, outcome).await;
                 tracing::debug!(

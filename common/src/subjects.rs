@@ -31,6 +31,32 @@ pub mod submission {
 /// The judge service (`nats micro info judge`): its metadata lists the languages it runs.
 pub mod judge {
     pub const SERVICE: &str = "judge";
+    /// The metadata key holding the languages, a JSON array of `{id, name, version}`.
+    pub const LANGUAGES_METADATA: &str = "languages";
+}
+
+/// The grading pipeline's subjects (the streams over them are in [`crate::jobs`]).
+pub mod jobs {
+    /// Grading jobs, one message per submission (the `JOBS` work queue).
+    pub const GRADE: &str = "jobs.grade";
+    /// Every submission's updates (the `RESULTS` stream).
+    pub const RESULTS: &str = "results.>";
+
+    /// The updates of one submission: progress, then the verdict.
+    pub fn results(submission_id: &str) -> String {
+        format!("results.{submission_id}")
+    }
+
+    /// The advisory JetStream sends when a message of `stream`'s durable `consumer` reached its
+    /// last delivery without an ack.
+    pub fn max_deliveries_advisory(stream: &str, consumer: &str) -> String {
+        format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}")
+    }
+
+    /// The subjects of a key-value bucket's stream.
+    pub fn key_value(bucket: &str) -> String {
+        format!("$KV.{bucket}.>")
+    }
 }
 
 /// Headers set on every request the edge makes to a worker. Workers trust them because only the
@@ -52,9 +78,26 @@ pub mod headers {
     pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
     /// The id the URL names (`/api/problems/{id}`, `POST /api/problems?id=`), if any.
     pub const RESOURCE_ID: &str = "X-Resource-Id";
+    /// JetStream's de-duplication id of a published message.
+    pub use async_nats::header::NATS_MESSAGE_ID as MESSAGE_ID;
+    /// The NATS service API's error reply headers (what a worker's own failure comes back as).
+    pub use async_nats::service::{
+        NATS_SERVICE_ERROR as SERVICE_ERROR, NATS_SERVICE_ERROR_CODE as SERVICE_ERROR_CODE,
+    };
 }
 
 /// The `$SRV.PING.<service>` subject of the NATS service API, used for readiness checks.
 pub fn service_ping(service: &str) -> String {
     format!("$SRV.PING.{service}")
+}
+
+/// The `$SRV.INFO.<service>` subject: every instance answers with its info and metadata.
+pub fn service_info(service: &str) -> String {
+    format!("$SRV.INFO.{service}")
+}
+
+/// The reply-subject prefix of a NATS user (`_INBOX_<user>`): each may subscribe only to its own,
+/// as `nats.conf` grants.
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
 }

@@ -12,9 +12,26 @@ use common::subjects::headers;
 use crate::error::ApiError;
 use crate::token::AuthUser;
 
-/// The request id of the HTTP request (set by the request-id middleware).
+/// The request id of the HTTP request: the client's `X-Request-Id` when fit, else a UUID (set by
+/// tower-http's `SetRequestId`, read here as an extractor).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let id = parts
+            .extensions
+            .get::<tower_http::request_id::RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or("-");
+        Ok(RequestId(id.to_owned()))
+    }
+}
 
 #[derive(Clone)]
 pub struct Bridge {
@@ -104,13 +121,13 @@ fn header_str<'a>(h: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
 fn to_response(reply: async_nats::Message, request_id: &RequestId) -> Response {
     let h = reply.headers.as_ref();
     let retry_after = header_str(h, headers::RETRY_AFTER).and_then(|v| HeaderValue::from_str(v).ok());
-    if let Some(code) = header_str(h, "Nats-Service-Error-Code") {
+    if let Some(code) = header_str(h, headers::SERVICE_ERROR_CODE) {
         let status = code
             .parse::<u16>()
             .ok()
             .filter(|s| (400..600).contains(s))
             .unwrap_or(500);
-        let text = header_str(h, "Nats-Service-Error").unwrap_or("service error");
+        let text = header_str(h, headers::SERVICE_ERROR).unwrap_or("service error");
         let (code, detail) = text.split_once(": ").unwrap_or(("service_error", text));
         let mut p =
             Problem::new(status, code, "The service could not complete the request").with_detail(detail);

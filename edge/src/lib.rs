@@ -1,6 +1,10 @@
 //! The HTTP edge: the only listener. It verifies access tokens with the public key, applies CORS,
 //! limits and request ids, and turns each call into a NATS request to the worker that owns the
-//! resource. It has no business logic and no database.
+//! resource.
+//!
+//! May use: NATS (requests to the workers, the results subjects for live status), the public
+//! key. Must not: hold business logic, a database connection or the private key — a compromised
+//! edge can check tokens but never mint them, and never reads a collection.
 
 pub mod bridge;
 pub mod config;
@@ -15,10 +19,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use tower::util::MapRequestLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
 
 pub use config::Settings;
 
@@ -42,7 +51,6 @@ pub struct AppState {
     pub bridge: bridge::Bridge,
     pub verifier: Arc<token::Verifier>,
     pub cors_origins: Arc<Vec<String>>,
-    pub request_timeout: Duration,
     pub ready_services: Arc<Vec<String>>,
     pub metrics: Arc<PrometheusRecorder>,
     pub metrics_handle: PrometheusHandle,
@@ -100,7 +108,6 @@ impl Edge {
             },
             verifier,
             cors_origins: Arc::new(settings.cors_origins.clone()),
-            request_timeout: settings.request_timeout,
             ready_services: Arc::new(settings.ready_services.clone()),
             metrics_handle: recorder.handle(),
             metrics: Arc::new(recorder),
@@ -111,10 +118,11 @@ impl Edge {
             .merge(routes::comments::router())
             .merge(routes::submissions::router())
             .merge(routes::health::router())
-            // Innermost first: the deadline and metrics see routed requests.
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                middleware::deadline,
+            // Innermost first: the deadline and metrics see routed requests. The deadline bounds
+            // the time to a response (an SSE stream's body is bounded by its own limit).
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::GATEWAY_TIMEOUT,
+                settings.request_timeout,
             ))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -127,7 +135,22 @@ impl Edge {
                 state.clone(),
                 middleware::strip_foreign_cors,
             ))
-            .layer(axum::middleware::from_fn(middleware::request_id))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &axum::http::Request<_>| {
+                        let id = req
+                            .headers()
+                            .get(&middleware::X_REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    })
+                    .on_request(())
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Millis)),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(MapRequestLayer::new(middleware::sanitize_request_id))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind(settings.addr).await?;
         Ok(Edge {

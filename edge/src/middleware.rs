@@ -1,59 +1,33 @@
-//! Cross-cutting request handling: request ids, CORS for allowed origins only, the request
-//! deadline, metrics, and problem documents for errors the framework itself produces.
+//! Cross-cutting request handling that tower-http does not do for us: keeping a client's request
+//! id only when it is fit for logs and NATS headers, CORS headers for allowed origins only,
+//! metrics, and problem documents for errors the framework itself produces (unknown route, body
+//! too large, the request deadline's 504 …). Request ids, spans and the deadline themselves are
+//! tower-http's layers (see `Edge::bind`).
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderName};
 use axum::middleware::Next;
 use axum::response::Response;
 use common::problem::{self, Problem};
-use tracing::Instrument;
 
-use crate::bridge::RequestId;
 use crate::error::problem_response;
 use crate::AppState;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// A client's id is kept when it is short and printable (it ends up in logs and NATS headers);
-/// otherwise a fresh UUID is used.
-fn accept_request_id(value: Option<&HeaderValue>) -> String {
-    value
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-/// Gives every request an id (the client's `X-Request-Id` or a new one), a span carrying it, and
-/// echoes it on the response.
-pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = accept_request_id(req.headers().get(&X_REQUEST_ID));
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let span =
-        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id);
-    let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "served"
-        )
+/// Drops a client's `X-Request-Id` unless it is 1–128 visible ASCII characters (it ends up in
+/// logs and NATS headers); tower-http's `SetRequestId` then gives the request a fresh UUID.
+pub fn sanitize_request_id(mut req: Request) -> Request {
+    let fit = req.headers().get(&X_REQUEST_ID).is_none_or(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
     });
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID, v);
+    if !fit {
+        req.headers_mut().remove(&X_REQUEST_ID);
     }
-    response
-}
-
-/// Fails a request that runs past the deadline with 504 (the handler's work is dropped).
-pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => problem_response(&Problem::new(504, "request_timeout", "The request took too long")),
-    }
+    req
 }
 
 /// Removes every CORS header from answers to origins that are not allowed, so a foreign page
@@ -94,6 +68,7 @@ pub async fn problem_errors(req: Request, next: Next) -> Response {
         405 => ("method_not_allowed", "the method is not allowed here"),
         413 => ("payload_too_large", "the body is larger than the limit"),
         415 => ("unsupported_media_type", "unsupported content type"),
+        504 => ("request_timeout", "the request took too long"),
         _ => ("error", ""),
     };
     let title = status.canonical_reason().unwrap_or("Error");

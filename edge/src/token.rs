@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use common::auth::{Claims, Role, TokenKind, ISSUER};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::time::Duration;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -18,11 +19,28 @@ use crate::AppState;
 pub struct Verifier {
     key: DecodingKey,
     validation: Validation,
-    verified: quick_cache::sync::Cache<String, Claims>,
+    verified: moka::sync::Cache<String, Claims>,
+}
+
+/// Each cached token lives exactly until it would fail validation: its expiry plus the leeway.
+struct UntilExpiry {
+    leeway: u64,
+}
+
+impl moka::Expiry<String, Claims> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _token: &String,
+        claims: &Claims,
+        _now: std::time::Instant,
+    ) -> Option<Duration> {
+        let left = claims.exp.saturating_add(self.leeway as i64) - chrono::Utc::now().timestamp();
+        Some(Duration::from_secs(left.max(0) as u64))
+    }
 }
 
 /// Tokens remembered at once; each costs a few hundred bytes.
-const VERIFIED_CACHE: usize = 50_000;
+const VERIFIED_CACHE: u64 = 50_000;
 
 impl Verifier {
     pub fn from_public_pem(pem: &str) -> Result<Verifier, jsonwebtoken::errors::Error> {
@@ -32,21 +50,23 @@ impl Verifier {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 30;
+        let verified = moka::sync::Cache::builder()
+            .max_capacity(VERIFIED_CACHE)
+            .expire_after(UntilExpiry {
+                leeway: validation.leeway,
+            })
+            .build();
         Ok(Verifier {
             key: DecodingKey::from_ed_pem(pem.as_bytes())?,
             validation,
-            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
+            verified,
         })
     }
 
     /// The claims of a valid, unexpired access token.
     pub fn verify_access(&self, token: &str) -> Result<Claims, ApiError> {
         if let Some(claims) = self.verified.get(token) {
-            // Same rule as the validation below: expired past the leeway means refused.
-            if claims.exp + self.validation.leeway as i64 >= chrono::Utc::now().timestamp() {
-                return Ok(claims);
-            }
-            self.verified.remove(token);
+            return Ok(claims);
         }
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
@@ -122,8 +142,9 @@ mod tests {
         v.verified.insert("fresh".into(), claims(now + 60));
         v.verified.insert("stale".into(), claims(now - 31));
         assert!(v.verify_access("fresh").is_ok());
-        // Past the leeway the cache entry is dropped and the token itself is checked (and fails).
+        // Past the leeway the cache entry is gone and the token itself is checked (and fails).
         assert!(v.verify_access("stale").is_err());
         assert!(v.verified.get("stale").is_none());
+        assert!(v.verified.get("fresh").is_some());
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use sandbox::files::FileTree;
 
@@ -51,14 +51,8 @@ struct LanguageSpec {
     out_of_memory: Vec<String>,
 }
 
-/// What clients are told about a language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LanguageInfo {
-    pub id: String,
-    pub name: String,
-    /// What the toolchain says about itself, e.g. `gcc 12.2.0`.
-    pub version: String,
-}
+/// What clients are told about a language: the API's own document.
+pub use common::api::Language as LanguageInfo;
 
 /// A language ready to use: programs resolved to absolute paths, version known.
 #[derive(Debug, Clone)]

@@ -21,6 +21,7 @@ use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
 use async_nats::service::ServiceExt;
 use common::jobs::{self, GradingJob, GradingStatus, GradingUpdate};
 use common::nats::NatsSettings;
+use common::subjects;
 use common::JudgeReport;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -65,7 +66,7 @@ enum JobError {
 /// The languages as service metadata: `languages` is a JSON array of `{id, name, version}`.
 pub fn language_metadata(judge: &Judge) -> HashMap<String, String> {
     let languages = serde_json::to_string(&judge.languages()).unwrap_or_else(|_| "[]".to_owned());
-    HashMap::from([("languages".to_owned(), languages)])
+    HashMap::from([(subjects::judge::LANGUAGES_METADATA.to_owned(), languages)])
 }
 
 /// Problem packages by digest: unpacked once into `dir`, parsed once per process.
@@ -222,7 +223,7 @@ impl Worker {
     async fn publish(&self, update: &GradingUpdate) -> Result<(), JobError> {
         let body = serde_json::to_vec(update).expect("updates serialise");
         self.js
-            .publish(jobs::results_subject(&update.submission_id), body.into())
+            .publish(subjects::jobs::results(&update.submission_id), body.into())
             .await
             .map_err(|e| JobError::Publish(e.to_string()))?
             .await
@@ -236,7 +237,7 @@ impl Worker {
             return false;
         };
         match results
-            .get_last_raw_message_by_subject(&jobs::results_subject(submission_id))
+            .get_last_raw_message_by_subject(&subjects::jobs::results(submission_id))
             .await
         {
             Ok(m) => serde_json::from_slice::<GradingUpdate>(&m.payload)
@@ -426,7 +427,7 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
         .service_builder()
         .description("Compiles and runs submissions in a sandbox")
         .metadata(language_metadata(&judge))
-        .start("judge", env!("CARGO_PKG_VERSION"))
+        .start(subjects::judge::SERVICE, env!("CARGO_PKG_VERSION"))
         .await
         .map_err(ServeError::Nats)?;
     let offered: Vec<String> = judge.languages().into_iter().map(|l| l.id).collect();

@@ -666,4 +666,101 @@ mod tests {
         let e = ProblemPackage::load(dir.path()).expect_err("invalid");
         assert!(e.reasons[0].contains("problem.yaml"));
     }
+
+    fn minimal(root: &Path, yaml: &str) {
+        write(
+            root,
+            &[
+                ("problem.yaml", yaml),
+                ("problem_statement/problem.en.md", "# x"),
+                ("data/secret/1.in", "1"),
+                ("data/secret/1.ans", "1"),
+            ],
+        );
+    }
+
+    fn reasons(yaml: &str, extra: &[(&str, &str)]) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        minimal(dir.path(), yaml);
+        write(dir.path(), extra);
+        match ProblemPackage::load(dir.path()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.reasons,
+        }
+    }
+
+    #[test]
+    fn names_fall_back_sensibly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("shortname");
+        minimal(&root, "name: {de: Summe, en: Sum}\n");
+        assert_eq!(ProblemPackage::load(&root).unwrap().name, "Sum");
+        minimal(&root, "name: {de: Summe}\n");
+        assert_eq!(ProblemPackage::load(&root).unwrap().name, "Summe");
+        // An empty problem.yaml is a legacy package named after its folder.
+        minimal(&root, "");
+        let p = ProblemPackage::load(&root).unwrap();
+        assert_eq!((p.name.as_str(), p.format), ("shortname", PackageFormat::Legacy));
+        assert_eq!(p.limits.time_limit_source, TimeLimitSource::Default);
+        assert_eq!(p.limits.memory_bytes, DEFAULT_MEMORY_MIB << 20);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let all = reasons(
+            "problem_format_version: 1999\nname: [1]\nlimits:\n  time_limit: zero\n  output: 0\n",
+            &[],
+        )
+        .join("\n");
+        for needle in [
+            "problem_format_version",
+            "name",
+            "limits.time_limit",
+            "limits.output",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        assert!(reasons("", &[(".timelimit", "soon")])[0].contains(".timelimit"));
+        assert!(reasons("limits: 5\n", &[])[0].contains("limits is not a mapping"));
+    }
+
+    #[test]
+    fn validator_flags_are_checked_before_judging() {
+        assert!(reasons("validator_flags: float_tolerance 1e-6 case_sensitive\n", &[]).is_empty());
+        let unknown = reasons("validator_flags: ignore_everything\n", &[]);
+        assert!(unknown[0].contains("unknown validator flag"), "{unknown:?}");
+        let missing_number = reasons("validator_flags: float_tolerance\n", &[]);
+        assert!(missing_number[0].contains("needs a number"), "{missing_number:?}");
+    }
+
+    #[test]
+    fn the_problem_yaml_time_limit_wins_over_timelimit_and_samples_come_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        minimal(dir.path(), "limits:\n  time_limit: 3\n");
+        write(
+            dir.path(),
+            &[
+                (".timelimit", "7"),
+                ("data/sample/z.in", "1"),
+                ("data/sample/z.ans", "1"),
+                ("data/secret/a.in", "1"),
+                ("data/secret/a.ans", "1"),
+            ],
+        );
+        let p = ProblemPackage::load(dir.path()).unwrap();
+        assert_eq!(p.limits.time_limit_ms, 3000);
+        assert_eq!(p.limits.time_limit_source, TimeLimitSource::ProblemYaml);
+        let names: Vec<&str> = p.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["sample/z", "secret/1", "secret/a"]);
+        assert_eq!(p.samples.len(), 1);
+    }
+
+    #[test]
+    fn unsupported_problem_types_are_refused_by_name() {
+        let r = reasons(
+            "problem_format_version: 2023-07-draft\nname: x\ntype: [pass-fail, interactive]\n",
+            &[("statement/problem.en.md", "# x")],
+        );
+        assert!(r.iter().any(|r| r.contains("interactive")), "{r:?}");
+    }
 }

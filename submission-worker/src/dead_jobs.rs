@@ -8,6 +8,7 @@
 
 use async_nats::jetstream::{self, stream::LastRawMessageErrorKind};
 use common::jobs::{self, GradingJob, GradingStatus, GradingUpdate, MaxDeliveriesAdvisory};
+use common::subjects;
 use common::JudgeReport;
 
 use crate::consume::{consume, Outcome};
@@ -73,7 +74,7 @@ pub async fn settle(
                 },
             };
             let body = serde_json::to_vec(&update)?;
-            js.publish(jobs::results_subject(&job.submission_id), body.into())
+            js.publish(subjects::jobs::results(&job.submission_id), body.into())
                 .await?
                 .await?;
         }

@@ -6,10 +6,12 @@
 //! while under load each write carries everything that arrived during the one before. Batches
 //! are written `ordered: false`, so a duplicate idempotency key fails only its own caller.
 
-use mongodb::bson::{doc, Document};
+use mongodb::bson::doc;
 use mongodb::error::{Error, ErrorKind};
 use mongodb::Collection;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Outbox, SubmissionRecord};
 
 /// Most documents written at once.
 pub const MAX_BATCH: usize = 128;
@@ -24,7 +26,7 @@ pub enum Refused {
 }
 
 struct Pending {
-    record: Document,
+    record: SubmissionRecord,
     done: oneshot::Sender<Result<(), Refused>>,
 }
 
@@ -37,7 +39,7 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the writer tasks; they end when the last clone is dropped.
-    pub fn start(submissions: Collection<Document>) -> Committer {
+    pub fn start(submissions: Collection<SubmissionRecord>) -> Committer {
         let (inserts, rx) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(write_records(submissions.clone(), rx));
         let (published, rx) = mpsc::channel(16 * MAX_BATCH);
@@ -46,7 +48,7 @@ impl Committer {
     }
 
     /// Writes one record, answering once the batch holding it is written.
-    pub async fn insert(&self, record: Document) -> Result<(), Refused> {
+    pub async fn insert(&self, record: SubmissionRecord) -> Result<(), Refused> {
         let (done, answer) = oneshot::channel();
         let lost = || Refused::Store(Error::custom("the submission writer stopped"));
         self.inserts
@@ -63,7 +65,7 @@ impl Committer {
     }
 }
 
-async fn write_records(submissions: Collection<Document>, mut rx: mpsc::Receiver<Pending>) {
+async fn write_records(submissions: Collection<SubmissionRecord>, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // `recv_many` waits for one and takes whatever else is already queued.
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -78,38 +80,98 @@ async fn write_records(submissions: Collection<Document>, mut rx: mpsc::Receiver
     }
 }
 
-/// Each document's fate in an unordered `insert_many` that ended with `error`.
+/// What an unordered `insert_many` that failed says about its documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BatchFailure {
+    /// These documents (index in the batch, server error code) were refused; the rest written.
+    Documents(Vec<(usize, i32)>),
+    /// The write as a whole failed (connection, write concern): any document may be lost.
+    Whole,
+}
+
+fn classify(error: &Error) -> BatchFailure {
+    match error.kind.as_ref() {
+        ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => BatchFailure::Documents(
+            failure
+                .write_errors
+                .iter()
+                .flatten()
+                .map(|w| (w.index, w.code))
+                .collect(),
+        ),
+        _ => BatchFailure::Whole,
+    }
+}
+
+/// Each document's fate in an unordered `insert_many` of `n` that ended with `error`: a
+/// duplicate key fails only its own caller; any other refusal, or a failure of the whole write,
+/// is a store failure for those it touched.
 fn outcomes(n: usize, error: Option<Error>) -> Vec<Result<(), Refused>> {
     let Some(error) = error else {
         return vec![Ok(()); n];
     };
-    match error.kind.as_ref() {
-        ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
-            let mut outcomes = vec![Ok(()); n];
-            for w in failure.write_errors.iter().flatten() {
-                if let Some(slot) = outcomes.get_mut(w.index) {
-                    *slot = Err(if w.code == 11000 {
-                        Refused::Duplicate
-                    } else {
-                        Refused::Store(error.clone())
-                    });
+    fates(n, &classify(&error))
+        .into_iter()
+        .map(|fate| {
+            fate.map_err(|duplicate| {
+                if duplicate {
+                    Refused::Duplicate
+                } else {
+                    Refused::Store(error.clone())
+                }
+            })
+        })
+        .collect()
+}
+
+/// The pure part of [`outcomes`]: `Err(true)` for a duplicate key, `Err(false)` for another
+/// failure.
+fn fates(n: usize, failure: &BatchFailure) -> Vec<Result<(), bool>> {
+    match failure {
+        BatchFailure::Documents(refused) => {
+            let mut fates = vec![Ok(()); n];
+            for &(index, code) in refused {
+                if let Some(slot) = fates.get_mut(index) {
+                    *slot = Err(code == mongo_store::DUPLICATE_KEY);
                 }
             }
-            outcomes
+            fates
         }
-        _ => vec![Err(Refused::Store(error)); n],
+        BatchFailure::Whole => vec![Err(false); n],
     }
 }
 
-async fn mark_published(submissions: Collection<Document>, mut rx: mpsc::Receiver<String>) {
+async fn mark_published(submissions: Collection<SubmissionRecord>, mut rx: mpsc::Receiver<String>) {
     let mut ids = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut ids, MAX_BATCH).await > 0 {
         let marked = submissions
-            .update_many(doc! {"_id": {"$in": &ids}}, doc! {"$set": {"outbox": "done"}})
+            .update_many(
+                doc! {"_id": {"$in": &ids}},
+                doc! {"$set": {"outbox": Outbox::Done}},
+            )
             .await;
         if let Err(e) = marked {
             tracing::warn!(error = %e, jobs = ids.len(), "marking jobs published (the sweep will see them)");
         }
         ids.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicate_fails_only_its_own_caller() {
+        let failure = BatchFailure::Documents(vec![(1, mongo_store::DUPLICATE_KEY), (3, 2)]);
+        assert_eq!(fates(4, &failure), [Ok(()), Err(true), Ok(()), Err(false)]);
+    }
+
+    #[test]
+    fn a_failed_write_fails_everyone_and_indexes_out_of_range_are_ignored() {
+        assert_eq!(fates(2, &BatchFailure::Whole), [Err(false), Err(false)]);
+        let stray = BatchFailure::Documents(vec![(7, mongo_store::DUPLICATE_KEY)]);
+        assert_eq!(fates(2, &stray), [Ok(()), Ok(())]);
+        assert!(outcomes(3, None).iter().all(Result::is_ok));
     }
 }

@@ -1,69 +1,69 @@
 //! What the running judges can run: every judge instance lists its languages in its service
 //! metadata; a language is offered while at least one judge answers for it.
+//!
+//! A background task asks the judges every [`REFRESH`] and publishes the answer through a
+//! `watch` channel, so a request reads the latest list without waiting for the judges' gathering
+//! window. Only while no judge has answered does a request ask them itself (one may have just
+//! started), since the answer it would otherwise get is "nothing is offered".
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::api::Language;
+use common::subjects;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Language {
-    pub id: String,
-    pub name: String,
-    pub version: String,
-}
-
-/// How long the judges' answer is used as it is; after that it is still answered at once while
-/// one background refresh asks again.
-const FRESH: Duration = Duration::from_secs(2);
-/// How long "no judge offers anything" is believed before asking again (inline).
-const FRESH_EMPTY: Duration = Duration::from_millis(500);
+/// How often the judges are asked.
+const REFRESH: Duration = Duration::from_secs(2);
+/// How soon to ask again while no judge answers (one may be starting).
+const REFRESH_EMPTY: Duration = Duration::from_millis(500);
 /// How long judges get to answer.
 const WINDOW: Duration = Duration::from_millis(250);
 
-type Cached = (Option<Instant>, Vec<Language>);
-
-/// The languages on offer, asked of the judges at most every [`FRESH`]. Only the first call (or
-/// one after the judges all went away) waits for their answers; otherwise a request never waits
-/// for the gathering window.
+/// The languages on offer, kept current by a background task that ends with the last clone.
 #[derive(Clone)]
 pub struct Catalog {
     client: async_nats::Client,
-    cached: Arc<tokio::sync::Mutex<Cached>>,
-    refreshing: Arc<AtomicBool>,
+    latest: Arc<watch::Sender<Vec<Language>>>,
 }
 
 impl Catalog {
-    pub fn new(client: async_nats::Client) -> Catalog {
-        Catalog {
-            client,
-            cached: Arc::new(tokio::sync::Mutex::new((None, Vec::new()))),
-            refreshing: Arc::new(AtomicBool::new(false)),
-        }
+    /// Starts asking the judges.
+    pub fn start(client: async_nats::Client) -> Catalog {
+        let latest = Arc::new(watch::Sender::new(Vec::new()));
+        let weak = Arc::downgrade(&latest);
+        let asker = client.clone();
+        tokio::spawn(async move {
+            loop {
+                let offered = offered(&asker, WINDOW).await;
+                let wait = if offered.is_empty() {
+                    REFRESH_EMPTY
+                } else {
+                    REFRESH
+                };
+                match weak.upgrade() {
+                    Some(latest) => latest.send_replace(offered),
+                    None => return, // every catalog is gone
+                };
+                tokio::time::sleep(wait).await;
+            }
+        });
+        Catalog { client, latest }
     }
 
+    /// The languages on offer now.
     pub async fn get(&self) -> Vec<Language> {
-        let mut cached = self.cached.lock().await;
-        let age = cached.0.map(|at| at.elapsed());
-        let known = !cached.1.is_empty();
-        match age {
-            Some(age) if age <= FRESH && (known || age <= FRESH_EMPTY) => {}
-            Some(_) if known => {
-                if !self.refreshing.swap(true, Ordering::SeqCst) {
-                    let this = self.clone();
-                    tokio::spawn(async move {
-                        let fresh = offered(&this.client, WINDOW).await;
-                        *this.cached.lock().await = (Some(Instant::now()), fresh);
-                        this.refreshing.store(false, Ordering::SeqCst);
-                    });
-                }
-            }
-            _ => *cached = (Some(Instant::now()), offered(&self.client, WINDOW).await),
+        let known = self.latest.borrow().clone();
+        if !known.is_empty() {
+            return known;
         }
-        cached.1.clone()
+        let fresh = offered(&self.client, WINDOW).await;
+        if !fresh.is_empty() {
+            self.latest.send_replace(fresh.clone());
+        }
+        fresh
     }
 }
 
@@ -73,7 +73,7 @@ pub async fn offered(client: &async_nats::Client, window: Duration) -> Vec<Langu
     let Ok(mut sub) = client.subscribe(inbox.clone()).await else {
         return Vec::new();
     };
-    let subject = format!("$SRV.INFO.{}", common::subjects::judge::SERVICE);
+    let subject = subjects::service_info(subjects::judge::SERVICE);
     if client
         .publish_with_reply(subject, inbox, "".into())
         .await
@@ -89,9 +89,13 @@ pub async fn offered(client: &async_nats::Client, window: Duration) -> Vec<Langu
             _ = &mut deadline => break,
             m = sub.next() => {
                 let Some(m) = m else { break };
-                let info: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or_default();
-                let langs: Vec<Language> = info["metadata"]["languages"]
-                    .as_str()
+                let info: async_nats::service::Info = match serde_json::from_slice(&m.payload) {
+                    Ok(info) => info,
+                    Err(_) => continue,
+                };
+                let langs: Vec<Language> = info
+                    .metadata
+                    .get(subjects::judge::LANGUAGES_METADATA)
                     .and_then(|s| serde_json::from_str(s).ok())
                     .unwrap_or_default();
                 for l in langs {

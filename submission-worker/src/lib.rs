@@ -1,10 +1,15 @@
 //! The submission worker: a NATS service (`submission`, queue group `submission`) that owns
-//! problems and submissions in MongoDB, publishes grading jobs to JetStream and applies the
-//! judges' results.
+//! problems, submissions and comments in MongoDB, publishes grading jobs to JetStream and applies
+//! the judges' results.
+//!
+//! May use: its own collections (`problems`, `submissions`, `comments`), the package format (to
+//! check uploads), NATS and JetStream. Must not: read the auth worker's collections, run
+//! submitted code or depend on the judge (`make test` checks the crate graph).
 
 pub mod comments;
 pub mod consume;
 pub mod dead_jobs;
+pub mod error;
 pub mod intake;
 pub mod languages;
 pub mod limits;
@@ -21,9 +26,11 @@ use std::time::Duration;
 use async_nats::jetstream;
 use common::config::{self, ConfigError};
 use common::nats::NatsSettings;
-use common::service::{Answer, Caller, Failure};
+use common::service::{Answer, Caller};
 use common::subjects::submission as subjects;
-use common::Problem;
+use serde::de::DeserializeOwned;
+
+pub use error::SubmissionError;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -53,18 +60,6 @@ impl Settings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SubmissionError {
-    #[error("store: {0}")]
-    Store(#[from] mongodb::error::Error),
-    #[error(transparent)]
-    Migrate(#[from] mongo_store::migrate::MigrateError),
-    #[error("nats: {0}")]
-    Nats(#[from] async_nats::Error),
-    #[error("nats connect: {0}")]
-    Connect(#[from] async_nats::ConnectError),
-}
-
 /// What every handler shares.
 pub struct Service {
     pub store: store::Store,
@@ -81,16 +76,29 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 impl Service {
     /// The languages the judges offer now.
-    pub async fn languages(&self) -> Vec<languages::Language> {
+    pub async fn languages(&self) -> Vec<common::api::Language> {
         self.languages.get().await
     }
 }
 
-fn resource_id(caller: &Caller) -> Result<String, Failure> {
-    caller
-        .resource_id
-        .clone()
-        .ok_or_else(|| Problem::new(400, "missing_id", "The request names no resource").into())
+fn resource_id(caller: &Caller) -> Result<String, SubmissionError> {
+    caller.resource_id.clone().ok_or(SubmissionError::MissingId)
+}
+
+/// A list's query string, which the edge passes on as a JSON object of strings. Parameters the
+/// list does not know are ignored, as query strings usually are.
+pub(crate) fn query<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, SubmissionError> {
+    if bytes.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| common::api::BodyError::MalformedJson(e.to_string()).into())
+}
+
+/// Now, to the millisecond: what a BSON date keeps, so a document's answer at creation equals what
+/// a later read returns.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    let ms = chrono::Utc::now().timestamp_millis();
+    chrono::DateTime::from_timestamp_millis(ms).expect("now is representable")
 }
 
 /// Routes a request to its operation.
@@ -99,7 +107,7 @@ pub async fn handle(
     subject: String,
     caller: Caller,
     body: bytes::Bytes,
-) -> Result<Answer, Failure> {
+) -> Result<Answer, SubmissionError> {
     match subject.as_str() {
         subjects::LANGUAGES => Ok(Answer::json(
             200,
@@ -114,9 +122,7 @@ pub async fn handle(
         subjects::COMMENTS_LIST => comments::list(&svc, &resource_id(&caller)?, &body).await,
         subjects::COMMENTS_CREATE => comments::create(&svc, &caller, &resource_id(&caller)?, &body).await,
         subjects::COMMENTS_DELETE => comments::delete(&svc, &caller, &resource_id(&caller)?).await,
-        other => Err(Problem::new(404, "not_found", "No such operation")
-            .with_detail(other.to_owned())
-            .into()),
+        other => Err(SubmissionError::NoSuchOperation(other.to_owned())),
     }
 }
 
@@ -131,7 +137,7 @@ impl Service {
             counters: limits::Counters::new(js.clone(), settings.limits),
             committer: intake::Committer::start(store.submissions.clone()),
             problem_refs: problems::ProblemRefs::default(),
-            languages: languages::Catalog::new(client.clone()),
+            languages: languages::Catalog::start(client.clone()),
             store,
             js,
             client,

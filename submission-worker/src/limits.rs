@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use async_nats::jetstream::{self, kv};
 use common::jobs::LIMITS_BUCKET;
-use common::service::Failure;
-use common::Problem;
 use tokio::sync::OnceCell;
+
+use crate::error::SubmissionError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -24,12 +24,8 @@ pub struct Limits {
     pub per_minute: i64,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("submission counters: {0}")]
-pub struct CounterError(String);
-
-fn counter_error(e: impl std::fmt::Display) -> CounterError {
-    CounterError(e.to_string())
+fn counter_error(e: impl std::fmt::Display) -> SubmissionError {
+    SubmissionError::Counters(e.to_string())
 }
 
 /// The bucket, opened on first use (the provisioning step may run after the worker starts).
@@ -65,9 +61,30 @@ impl Usage {
     fn encode(&self) -> bytes::Bytes {
         format!("{} {}", self.queued, self.tat_ms).into()
     }
+
+    /// Takes a queue slot and a rate slot at `now_ms`, or says why not. The GCRA: each
+    /// submission pushes the theoretical arrival time on by one interval (60 s / n); one is
+    /// allowed while that time is at most a minute minus an interval ahead of now — a burst of n,
+    /// then one per interval.
+    fn take(self, now_ms: i64, limits: Limits) -> Result<Usage, Refusal> {
+        let interval = (60_000 / limits.per_minute.max(1)).max(1);
+        let tolerance = 60_000 - interval;
+        let tat = self.tat_ms.max(now_ms);
+        if tat - now_ms > tolerance {
+            return Err(Refusal::Rate(tat - now_ms - tolerance));
+        }
+        if self.queued >= limits.max_queued {
+            return Err(Refusal::Queued);
+        }
+        Ok(Usage {
+            queued: self.queued + 1,
+            tat_ms: tat + interval,
+        })
+    }
 }
 
 /// Why a slot was refused.
+#[derive(Debug, PartialEq, Eq)]
 enum Refusal {
     /// Over the rate; allowed again in this many milliseconds.
     Rate(i64),
@@ -83,61 +100,34 @@ impl Counters {
         }
     }
 
-    async fn bucket(&self) -> Result<&kv::Store, CounterError> {
+    async fn bucket(&self) -> Result<&kv::Store, SubmissionError> {
         self.bucket
             .get_or_try_init(|| async { self.js.get_key_value(LIMITS_BUCKET).await.map_err(counter_error) })
             .await
     }
 
     /// Takes a queue slot and a rate slot for `user`, or refuses with 429 and `Retry-After`.
-    pub async fn acquire(&self, user: &str) -> Result<(), Failure> {
-        let bucket = self.bucket().await.map_err(unavailable)?;
+    pub async fn acquire(&self, user: &str) -> Result<(), SubmissionError> {
+        let bucket = self.bucket().await?;
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let l = self.limits;
-        let interval = (60_000 / l.per_minute.max(1)).max(1);
-        let tolerance = 60_000 - interval;
-        let changed = change(bucket, user, |mut u| {
-            let tat = u.tat_ms.max(now_ms);
-            if tat - now_ms > tolerance {
-                return Err(Refusal::Rate(tat - now_ms - tolerance));
-            }
-            if u.queued >= l.max_queued {
-                return Err(Refusal::Queued);
-            }
-            u.tat_ms = tat + interval;
-            u.queued += 1;
-            Ok(u)
-        })
-        .await
-        .map_err(unavailable)?;
-        match changed {
+        let limits = self.limits;
+        match change(bucket, user, |u| u.take(now_ms, limits)).await? {
             Ok(()) => Ok(()),
-            Err(Refusal::Rate(wait_ms)) => {
-                let wait = (wait_ms as u64).div_ceil(1000).max(1);
-                Err(Failure::retry_after(
-                    Problem::new(429, "rate_limited", "Too many submissions this minute").with_detail(
-                        format!("at most {} a minute; try again in {wait} s", l.per_minute),
-                    ),
-                    wait,
-                ))
-            }
-            Err(Refusal::Queued) => Err(Failure::retry_after(
-                Problem::new(
-                    429,
-                    "too_many_queued",
-                    "Too many submissions waiting to be judged",
-                )
-                .with_detail(format!("at most {} waiting at once", l.max_queued)),
-                5,
-            )),
+            Err(Refusal::Rate(wait_ms)) => Err(SubmissionError::RateLimited {
+                per_minute: limits.per_minute,
+                retry_after: (wait_ms as u64).div_ceil(1000).max(1),
+            }),
+            Err(Refusal::Queued) => Err(SubmissionError::TooManyQueued {
+                max: limits.max_queued,
+            }),
         }
     }
 
     /// Sets the user's count of waiting submissions to `waiting` (counted from the records) when
     /// the counter says more: a slot taken by a worker that died before saving its submission
     /// would otherwise be lost for good. Returns whether it corrected anything.
-    pub async fn correct_queued(&self, user: &str, waiting: i64) -> Result<bool, Failure> {
-        let bucket = self.bucket().await.map_err(unavailable)?;
+    pub async fn correct_queued(&self, user: &str, waiting: i64) -> Result<bool, SubmissionError> {
+        let bucket = self.bucket().await?;
         let corrected = change(bucket, user, |mut u| {
             if u.queued <= waiting {
                 return Err(());
@@ -151,8 +141,7 @@ impl Counters {
             u.queued = waiting;
             Ok(u)
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(corrected.is_ok())
     }
 
@@ -174,24 +163,13 @@ impl Counters {
     }
 }
 
-fn unavailable(e: CounterError) -> Failure {
-    tracing::error!(error = %e, "submission counters unavailable");
-    Problem::new(
-        503,
-        "counters_unavailable",
-        "The submission counters are unavailable",
-    )
-    .with_detail("try again shortly")
-    .into()
-}
-
 /// Applies `f` to the user's counters by compare-and-set on the key's revision, retrying when
 /// another replica wrote in between. `f` may refuse; then nothing is written.
 async fn change<R>(
     bucket: &kv::Store,
     user: &str,
     f: impl Fn(Usage) -> Result<Usage, R>,
-) -> Result<Result<(), R>, CounterError> {
+) -> Result<Result<(), R>, SubmissionError> {
     loop {
         let entry = bucket.entry(user).await.map_err(counter_error)?;
         let (current, revision) = match &entry {
@@ -227,5 +205,58 @@ async fn change<R>(
             Err((true, _)) => continue,
             Err((false, e)) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_queued: 100,
+        per_minute: 6,
+    };
+
+    #[test]
+    fn a_burst_of_n_then_one_per_interval() {
+        let mut u = Usage::default();
+        let t0 = 1_000_000;
+        for i in 0..6 {
+            u = u
+                .take(t0, LIMITS)
+                .unwrap_or_else(|e| panic!("submission {i}: {e:?}"));
+        }
+        // The seventh in the same instant waits one interval (10 s).
+        assert_eq!(u.take(t0, LIMITS), Err(Refusal::Rate(10_000)));
+        assert_eq!(u.take(t0 + 9_999, LIMITS), Err(Refusal::Rate(1)));
+        let u = u.take(t0 + 10_000, LIMITS).expect("one interval later");
+        assert!(u.take(t0 + 10_000, LIMITS).is_err());
+        // A quiet minute refills the whole burst.
+        let mut u = u;
+        for _ in 0..6 {
+            u = u.take(t0 + 80_000, LIMITS).expect("burst after a quiet minute");
+        }
+    }
+
+    #[test]
+    fn waiting_submissions_are_bounded() {
+        let limits = Limits {
+            max_queued: 2,
+            per_minute: 1000,
+        };
+        let u = Usage::default().take(0, limits).unwrap().take(0, limits).unwrap();
+        assert_eq!(u.queued, 2);
+        assert_eq!(u.take(0, limits), Err(Refusal::Queued));
+    }
+
+    #[test]
+    fn counters_round_trip_and_tolerate_garbage() {
+        let u = Usage {
+            queued: 3,
+            tat_ms: 1_700_000_000_000,
+        };
+        assert_eq!(Usage::parse(&u.encode()), u);
+        assert_eq!(Usage::parse(b"not numbers"), Usage::default());
+        assert_eq!(Usage::parse(b""), Usage::default());
     }
 }

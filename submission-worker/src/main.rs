@@ -44,12 +44,8 @@ async fn main() -> anyhow::Result<()> {
                 let zip = problem_package::pack_zip(&dir)?;
                 let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
                 match submission_worker::problems::import(&svc, id, zip.into()).await {
-                    Ok((p, _)) => println!("imported {} (version {})", p["id"], p["version"]),
-                    Err(f) => {
-                        let reasons: Vec<String> =
-                            f.problem.errors.iter().map(|e| e.message.clone()).collect();
-                        anyhow::bail!("{}: {} {}", dir.display(), f.problem, reasons.join("; "))
-                    }
+                    Ok((p, _)) => println!("imported {} (version {})", p.id, p.version),
+                    Err(e) => anyhow::bail!("{}: {e}", dir.display()),
                 }
             }
             svc.client.flush().await?;

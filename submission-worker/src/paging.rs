@@ -1,49 +1,44 @@
 //! Cursor paging shared by the lists: a page is `limit` documents in `order` (the time-ordered
 //! id, indexed with the list's key), and the cursor of the next page is the last item's id.
-//! No `skip`, no count: every page is one indexed find with a limit.
+//! No `skip`, no count: every page is one indexed find with a limit (see `common::api::page`).
 
-use common::problem::Fields;
-use common::service::{Answer, Failure};
+use common::api::Page;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::Collection;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
 
-/// Reads `limit` (1–100, else `default`) and `cursor` from a list's query, recording errors.
-pub fn parse(
-    query: &std::collections::HashMap<String, String>,
-    default: i64,
-    f: &mut Fields,
-) -> (i64, Option<String>) {
-    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
-        None => default,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => {
-            f.error("limit", "must be a whole number from 1 to 100");
-            default
-        }
-    };
-    let cursor = match query.get("cursor").map(|c| uuid::Uuid::parse_str(c)) {
-        None => None,
-        Some(Ok(c)) => Some(c.to_string()),
-        Some(Err(_)) => {
-            f.error("cursor", "is not a cursor this API gave out");
-            None
-        }
-    };
-    (limit, cursor)
+use crate::error::SubmissionError;
+
+/// How to read one page.
+pub struct PageRead {
+    pub filter: Document,
+    /// The last id of the previous page, if any.
+    pub cursor: Option<String>,
+    /// Newest first pages backwards through `order`.
+    pub newest_first: bool,
+    pub limit: i64,
+    /// Fields to leave out.
+    pub projection: Option<Document>,
 }
 
-/// One page: `{items, next_cursor}`. `newest_first` pages backwards through `order`.
-pub async fn page(
-    collection: &Collection<Document>,
-    mut filter: Document,
-    cursor: Option<String>,
-    newest_first: bool,
-    limit: i64,
-    projection: Option<Document>,
-    view: fn(&Document) -> Value,
-) -> Result<Answer, Failure> {
+/// One page of `collection`, each record shown with `view`; `id` names a record for the cursor.
+pub async fn page<R, V>(
+    collection: &Collection<R>,
+    read: PageRead,
+    view: impl Fn(&R) -> V,
+    id: impl Fn(&R) -> String,
+) -> Result<Page<V>, SubmissionError>
+where
+    R: DeserializeOwned + Send + Sync,
+{
+    let PageRead {
+        mut filter,
+        cursor,
+        newest_first,
+        limit,
+        projection,
+    } = read;
     if let Some(c) = cursor {
         filter.insert("order", doc! {if newest_first { "$lt" } else { "$gt" }: c});
     }
@@ -54,21 +49,10 @@ pub async fn page(
     if let Some(p) = projection {
         find = find.projection(p);
     }
-    let docs: Vec<Document> = find
-        .await
-        .map_err(crate::store::unavailable)?
-        .try_collect()
-        .await
-        .map_err(crate::store::unavailable)?;
-    let more = docs.len() as i64 > limit;
-    let items: Vec<Value> = docs.iter().take(limit as usize).map(view).collect();
-    let next_cursor = if more {
-        items.last().map(|i| i["id"].clone())
-    } else {
-        None
-    };
-    Ok(Answer::json(
-        200,
-        &json!({"items": items, "next_cursor": next_cursor}),
-    ))
+    let records: Vec<R> = find.await?.try_collect().await?;
+    let page = Page::from_fetched(records, limit as usize, id);
+    Ok(Page {
+        items: page.items.iter().map(view).collect(),
+        next_cursor: page.next_cursor,
+    })
 }

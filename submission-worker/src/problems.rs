@@ -1,18 +1,21 @@
-//! Problems: an admin uploads a package zip; it is checked by the judge engine's own parser before
-//! anything is stored, its bytes go to the `problems` object store under their SHA-256 (judges read
-//! it from there), and its metadata and statement to MongoDB. Re-uploading makes a new version.
+//! Problems: an admin uploads a package zip; it is checked by the package format's own parser
+//! before anything is stored, its bytes go to the `problems` object store under their SHA-256
+//! (judges read it from there), and its metadata and statement to MongoDB. Re-uploading a changed
+//! package makes a new version; the same bytes again change nothing.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use common::jobs::PROBLEMS_BUCKET;
-use common::service::{Answer, Caller, Failure};
-use common::{FieldError, Problem};
-use mongodb::bson::{self, doc, Document};
+use common::service::{Answer, Caller};
+use futures::TryStreamExt;
+use mongodb::bson::doc;
 use problem_package::archive::{self, ArchiveLimits};
 use problem_package::ProblemPackage;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::store;
+use crate::error::SubmissionError;
+use crate::store::{ProblemRecord, Store};
 use crate::Service;
 
 fn valid_id(id: &str) -> bool {
@@ -22,221 +25,197 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn invalid_package(reasons: Vec<String>) -> Failure {
-    let errors = reasons
-        .into_iter()
-        .map(|message| FieldError::new("package", message))
-        .collect();
-    Problem {
-        detail: Some("the problem package is invalid".to_owned()),
-        errors,
-        ..Problem::new(422, "invalid_package", "The problem package is invalid")
-    }
-    .into()
-}
-
 /// `POST /api/problems` (admin).
-pub async fn create(svc: &Service, caller: &Caller, zip: Bytes) -> Result<Answer, Failure> {
-    caller.require_user()?;
+pub async fn create(svc: &Service, caller: &Caller, zip: Bytes) -> Result<Answer, SubmissionError> {
+    caller.user().ok_or(SubmissionError::Unauthenticated)?;
     if !caller.is_admin() {
-        return Err(Problem::new(403, "forbidden", "Only admins may upload problems").into());
+        return Err(SubmissionError::Forbidden("Only admins may upload problems"));
     }
     let (problem, new_version) = import(svc, caller.resource_id.clone(), zip).await?;
     // The same bytes again change nothing: 200 with the stored version.
     let status = if new_version { 201 } else { 200 };
-    Ok(Answer::json(status, &problem))
+    Ok(Answer::json(status, &problem.detail()))
+}
+
+/// Unpacks and checks a package (off the async threads: a package can be large).
+async fn check(zip: Bytes) -> Result<ProblemPackage, SubmissionError> {
+    tokio::task::spawn_blocking(move || -> Result<ProblemPackage, Vec<String>> {
+        let dir = tempfile::tempdir().map_err(|e| vec![format!("temporary directory: {e}")])?;
+        let dest = dir.path().join("package");
+        std::fs::create_dir(&dest).map_err(|e| vec![e.to_string()])?;
+        let root =
+            archive::unpack_zip(&zip, &dest, ArchiveLimits::default()).map_err(|e| vec![e.to_string()])?;
+        let mut package = ProblemPackage::load(&root).map_err(|e| e.reasons)?;
+        if root == dest {
+            package.short_name.clear();
+        }
+        Ok(package)
+    })
+    .await
+    .map_err(|e| SubmissionError::Internal(format!("checking the package: {e}")))?
+    .map_err(SubmissionError::InvalidPackage)
 }
 
 /// Checks a package and stores it as problem `requested_id` (default: the package's folder
-/// name); returns the problem's API view and whether this upload made a new version (the same
+/// name); returns the stored problem and whether this upload made a new version (the same
 /// bytes again do not). Also used by `submission-worker import`.
 pub async fn import(
     svc: &Service,
     requested_id: Option<String>,
     zip: Bytes,
-) -> Result<(serde_json::Value, bool), Failure> {
-    // Unpack and parse off the async threads: a package can be large.
-    let parsed = tokio::task::spawn_blocking({
-        let zip = zip.clone();
-        move || -> Result<ProblemPackage, Vec<String>> {
-            let dir = tempfile::tempdir().map_err(|e| vec![format!("temporary directory: {e}")])?;
-            let dest = dir.path().join("package");
-            std::fs::create_dir(&dest).map_err(|e| vec![e.to_string()])?;
-            let root = archive::unpack_zip(&zip, &dest, ArchiveLimits::default())
-                .map_err(|e| vec![e.to_string()])?;
-            let mut package = ProblemPackage::load(&root).map_err(|e| e.reasons)?;
-            if root == dest {
-                package.short_name.clear();
-            }
-            Ok(package)
-        }
-    })
-    .await
-    .map_err(|e| Problem::new(500, "internal", "Checking the package failed").with_detail(e.to_string()))?
-    .map_err(invalid_package)?;
+) -> Result<(ProblemRecord, bool), SubmissionError> {
+    let parsed = check(zip.clone()).await?;
     let id = requested_id
         .or_else(|| (!parsed.short_name.is_empty()).then(|| parsed.short_name.clone()))
         .ok_or_else(|| {
-            Problem::field(
+            common::api::BodyError::field(
                 "id",
                 "name the problem with ?id= or wrap the package in a folder named after it",
             )
         })?
         .to_ascii_lowercase();
     if !valid_id(&id) {
-        return Err(Problem::field("id", "must be 1 to 64 letters, digits, '-' or '_'").into());
+        return Err(
+            common::api::BodyError::field("id", "must be 1 to 64 letters, digits, '-' or '_'").into(),
+        );
     }
     let digest = hex::encode(Sha256::digest(&zip));
     // The same bytes again are the same version, not a new one.
-    let existing = svc
-        .store
-        .problems
-        .find_one(doc! {"_id": &id})
-        .await
-        .map_err(store::unavailable)?;
-    if let Some(existing) = existing.filter(|e| e.get_str("package_digest") == Ok(digest.as_str())) {
-        return Ok((view(&existing, true), false));
+    let existing = svc.store.problems.find_one(doc! {"_id": &id}).await?;
+    if let Some(existing) = existing.filter(|e| e.package_digest == digest) {
+        return Ok((existing, false));
     }
-    let store = svc.js.get_object_store(PROBLEMS_BUCKET).await.map_err(|e| {
-        Problem::new(503, "broker_unavailable", "The package store is unavailable").with_detail(e.to_string())
-    })?;
-    store.put(digest.as_str(), &mut zip.as_ref()).await.map_err(|e| {
-        Problem::new(503, "broker_unavailable", "Storing the package failed").with_detail(e.to_string())
-    })?;
-
-    let now = mongodb::bson::DateTime::now();
-    let meta = bson::to_bson(&json!({
-        "name": parsed.name,
-        "limits": parsed.limits,
-        "statements": parsed.statements,
-        "samples": parsed.samples,
-        "tests": parsed.tests.len(),
-        "format": parsed.format,
-    }))
-    .map_err(|e| Problem::new(500, "internal", "Encoding the problem failed").with_detail(e.to_string()))?;
-    let mut set = match meta {
-        bson::Bson::Document(d) => d,
-        _ => Document::new(),
-    };
-    set.insert("package_digest", &digest);
-    set.insert("updated_ms", chrono::Utc::now().timestamp_millis());
-    let after = svc
-        .store
-        .problems
-        .find_one_and_update(
-            doc! {"_id": &id},
-            doc! {"$set": set, "$inc": {"version": 1_i64}, "$setOnInsert": {"created_at": now}},
-        )
-        .upsert(true)
-        .return_document(mongodb::options::ReturnDocument::After)
+    let objects = svc
+        .js
+        .get_object_store(PROBLEMS_BUCKET)
         .await
-        .map_err(store::unavailable)?
-        .ok_or_else(|| Problem::new(500, "internal", "The problem vanished"))?;
-    tracing::info!(problem = %id, digest = %digest, "problem stored");
-    svc.problem_refs.forget(&id);
-    Ok((view(&after, true), true))
+        .map_err(|e| SubmissionError::Broker(e.to_string()))?;
+    objects
+        .put(digest.as_str(), &mut zip.as_ref())
+        .await
+        .map_err(|e| SubmissionError::Broker(format!("storing the package: {e}")))?;
+    let stored = store_version(&svc.store, &id, &parsed, &digest).await?;
+    tracing::info!(problem = %id, digest = %digest, version = stored.version, "problem stored");
+    svc.problem_refs.forget(&id).await;
+    Ok((stored, true))
 }
 
-/// The API view of a stored problem; `full` adds statements and samples.
-pub fn view(d: &Document, full: bool) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "id": d.get_str("_id").unwrap_or_default(),
-        "name": d.get_str("name").unwrap_or_default(),
-        "version": store::int(d, "version").unwrap_or(1),
-        "limits": d.get("limits").map(|l| l.clone().into_relaxed_extjson()),
-    });
-    if full {
-        v["statements"] = d
-            .get("statements")
-            .map(|s| s.clone().into_relaxed_extjson())
-            .unwrap_or_default();
-        v["samples"] = d
-            .get("samples")
-            .map(|s| s.clone().into_relaxed_extjson())
-            .unwrap_or_default();
+/// Writes `parsed` as the next version of problem `id`. Whole documents only — an insert for the
+/// first version, then a replace conditional on the version it read — so two uploads at once
+/// cannot both become version n+1, and no date is ever written through `$set` (which some
+/// MongoDB-wire servers store as a string).
+async fn store_version(
+    store: &Store,
+    id: &str,
+    parsed: &ProblemPackage,
+    digest: &str,
+) -> Result<ProblemRecord, SubmissionError> {
+    loop {
+        let now = crate::now();
+        let previous = store.problems.find_one(doc! {"_id": id}).await?;
+        let record = ProblemRecord {
+            id: id.to_owned(),
+            name: parsed.name.clone(),
+            version: previous.as_ref().map_or(1, |p| p.version + 1),
+            package_digest: digest.to_owned(),
+            limits: parsed.limits.clone(),
+            statements: parsed.statements.clone(),
+            samples: parsed.samples.clone(),
+            tests: parsed.tests.len() as u32,
+            format: parsed.format,
+            created_at: previous.as_ref().map_or(now, |p| p.created_at),
+            updated_at: now,
+        };
+        match previous {
+            None => match store.problems.insert_one(&record).await {
+                Ok(_) => return Ok(record),
+                Err(e) if mongo_store::is_duplicate_key(&e) => continue, // another upload won
+                Err(e) => return Err(e.into()),
+            },
+            Some(p) => {
+                let replaced = store
+                    .problems
+                    .replace_one(doc! {"_id": id, "version": p.version as i64}, &record)
+                    .await?;
+                if replaced.matched_count == 1 {
+                    return Ok(record);
+                }
+            }
+        }
     }
-    v
 }
 
 /// `GET /api/problems`.
-pub async fn list(svc: &Service) -> Result<Answer, Failure> {
-    use futures::TryStreamExt;
-    let docs: Vec<Document> = svc
+pub async fn list(svc: &Service) -> Result<Answer, SubmissionError> {
+    let problems: Vec<ProblemRecord> = svc
         .store
         .problems
         .find(doc! {})
+        .projection(doc! {"statements": 0, "samples": 0})
         .sort(doc! {"_id": 1})
         .limit(500)
-        .await
-        .map_err(store::unavailable)?
+        .await?
         .try_collect()
-        .await
-        .map_err(store::unavailable)?;
-    let items: Vec<_> = docs.iter().map(|d| view(d, false)).collect();
-    Ok(Answer::json(200, &json!({ "items": items })))
+        .await?;
+    let items: Vec<_> = problems.iter().map(ProblemRecord::summary).collect();
+    Ok(Answer::json(200, &serde_json::json!({ "items": items })))
 }
 
 /// `GET /api/problems/{id}`.
-pub async fn get(svc: &Service, id: &str) -> Result<Answer, Failure> {
-    let d = svc
+pub async fn get(svc: &Service, id: &str) -> Result<Answer, SubmissionError> {
+    let problem = svc
         .store
         .problems
         .find_one(doc! {"_id": id})
-        .await
-        .map_err(store::unavailable)?
-        .ok_or_else(|| Problem::new(404, "not_found", "No such problem"))?;
-    Ok(Answer::json(200, &view(&d, true)))
+        .await?
+        .ok_or(SubmissionError::NotFound("problem"))?;
+    Ok(Answer::json(200, &problem.detail()))
 }
 
-/// What a new submission records of its problem: the version and the package it is judged on.
-#[derive(Debug, Clone)]
+/// What a new submission records of its problem: the version and the package it is judged on
+/// (read with a projection of just these two fields).
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct ProblemRef {
-    pub version: i64,
+    pub version: u32,
     pub package_digest: String,
 }
 
-/// How long a looked-up [`ProblemRef`] is reused for new submissions.
-const REF_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Recently looked-up problems, so a burst of submissions to one problem costs one lookup, not
-/// one each. A re-upload through this replica is seen at once; through another, within a second
-/// (a submission made in that second is judged on the version it records).
-#[derive(Default)]
-pub struct ProblemRefs(std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, ProblemRef)>>);
+/// one each (concurrent misses for one problem share a single read). A re-upload through this
+/// replica is seen at once; through another, within [`ProblemRefs::FRESH`] (a submission made in
+/// that window is judged on the version it records).
+pub struct ProblemRefs(moka::future::Cache<String, Option<ProblemRef>>);
+
+impl Default for ProblemRefs {
+    fn default() -> Self {
+        ProblemRefs(
+            moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Self::FRESH)
+                .build(),
+        )
+    }
+}
 
 impl ProblemRefs {
+    /// How long a looked-up problem is reused.
+    pub const FRESH: Duration = Duration::from_secs(1);
+
     /// The problem `id`, or `None` when there is no such problem.
-    pub async fn get(
-        &self,
-        problems: &mongodb::Collection<Document>,
-        id: &str,
-    ) -> mongodb::error::Result<Option<ProblemRef>> {
-        if let Some((at, r)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            if at.elapsed() < REF_FRESH {
-                return Ok(Some(r.clone()));
-            }
-        }
-        let Some(d) = problems
-            .find_one(doc! {"_id": id})
-            .projection(doc! {"version": 1, "package_digest": 1})
-            .await?
-        else {
-            return Ok(None);
-        };
-        let r = ProblemRef {
-            version: store::int(&d, "version").unwrap_or(1),
-            package_digest: d.get_str("package_digest").unwrap_or_default().to_owned(),
-        };
-        let mut refs = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        // Ids are checked on upload; this bounds the map if problems come and go.
-        if refs.len() > 10_000 {
-            refs.clear();
-        }
-        refs.insert(id.to_owned(), (std::time::Instant::now(), r.clone()));
-        Ok(Some(r))
+    pub async fn get(&self, store: &Store, id: &str) -> Result<Option<ProblemRef>, SubmissionError> {
+        let problems = store.problems.clone_with_type::<ProblemRef>();
+        self.0
+            .try_get_with(id.to_owned(), async move {
+                problems
+                    .find_one(doc! {"_id": id})
+                    .projection(doc! {"version": 1, "package_digest": 1})
+                    .await
+            })
+            .await
+            .map_err(|e| SubmissionError::Store((*e).clone()))
     }
 
-    pub fn forget(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    pub async fn forget(&self, id: &str) {
+        self.0.invalidate(id).await;
     }
 }

@@ -4,47 +4,36 @@
 //! JetStream and retried, so no verdict is lost.
 
 use async_nats::jetstream;
+use common::api::{Progress, Status};
 use common::jobs::{self, GradingStatus, GradingUpdate};
-use mongodb::bson::{self, doc};
+use mongodb::bson::{doc, to_bson};
 
 use crate::consume::{consume, Outcome};
 use crate::limits::Counters;
-use crate::store::Store;
+use crate::store::{Store, SubmissionRecord};
 
 /// Applies one update.
 pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -> mongodb::error::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
-    let filter = doc! {"_id": &update.submission_id, "status": {"$ne": "judged"}};
-    let set = match &update.status {
-        GradingStatus::Compiling => doc! {"status": "compiling", "updated_ms": now},
+    let filter = doc! {"_id": &update.submission_id, "status": {"$ne": Status::Judged.as_str()}};
+    let mut set = match &update.status {
+        GradingStatus::Compiling => doc! {"status": Status::Compiling.as_str()},
         GradingStatus::Running { test, of } => {
-            doc! {"status": "running", "progress": {"test": *test as i64, "of": *of as i64}, "updated_ms": now}
+            let progress = Progress { test: *test, of: *of };
+            doc! {"status": Status::Running.as_str(), "progress": to_bson(&progress)?}
         }
-        GradingStatus::Judged { report } => {
-            let tests = bson::to_bson(&report.tests).unwrap_or(bson::Bson::Array(Vec::new()));
-            let mut set = doc! {
-                "status": "judged", "verdict": report.verdict.as_str(),
-                "run_time_ms": report.run_time_ms as i64, "memory_kb": report.memory_kb as i64,
-                "tests": tests, "attempt": update.attempt as i64, "updated_ms": now,
-            };
-            if let Some(c) = &report.compile_output {
-                set.insert("compile_output", c);
-            }
-            if let Some(e) = &report.error {
-                set.insert("error", e);
-            }
-            set
-        }
+        GradingStatus::Judged { report } => SubmissionRecord::judged_fields(report, update.attempt),
     };
-    let judged = matches!(update.status, GradingStatus::Judged { .. });
-    if judged {
+    set.insert("updated_ms", now);
+    if matches!(update.status, GradingStatus::Judged { .. }) {
         // Exactly one application moves a submission to judged; that one frees its queue slot.
         let before = store
             .submissions
             .find_one_and_update(filter, doc! {"$set": set})
+            .projection(doc! {"source": 0, "tests": 0, "compile_output": 0})
             .await?;
-        if let Some(user) = before.as_ref().and_then(|b| b.get_str("user_id").ok()) {
-            counters.release(user).await;
+        if let Some(before) = before {
+            counters.release(&before.user_id).await;
         }
     } else {
         store.submissions.update_one(filter, doc! {"$set": set}).await?;

@@ -1,24 +1,205 @@
-//! The submission worker's collections and migrations. As in the auth worker, what queries compare
-//! is kept as strings and integers (`status`, `*_ms`) so they mean the same on MongoDB and on the
-//! embedded test server.
+//! The submission worker's collections — one Rust type per stored document — and their
+//! migrations. As in the auth worker, what queries compare is kept as strings and integers
+//! (`status`, `outbox`, `*_ms`) so they mean the same on MongoDB and on the embedded test server;
+//! dates are BSON dates and become RFC 3339 in the API views.
 
-use common::Problem;
+use chrono::{DateTime, Utc};
+use common::api::{self, JudgeReport, Progress, Status, TestResult, Verdict};
 use futures::FutureExt;
 use mongo_store::migrate::{self, Migration};
 use mongo_store::{index, unique_index};
+use mongodb::bson::serde_helpers::chrono_datetime_as_bson_datetime;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::{Collection, Database};
+use serde::{Deserialize, Serialize};
 
 pub const PROBLEMS: &str = "problems";
 pub const SUBMISSIONS: &str = "submissions";
 pub const COMMENTS: &str = "comments";
 
+/// A problem as stored: the current version's metadata (the package itself is in the `problems`
+/// object store, named by its digest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProblemRecord {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    /// Grows by one with every upload of a changed package.
+    pub version: u32,
+    /// Hex SHA-256 of the package zip.
+    pub package_digest: String,
+    pub limits: api::ProblemLimits,
+    /// Left out of list reads.
+    #[serde(default)]
+    pub statements: Vec<api::Statement>,
+    /// Left out of list reads.
+    #[serde(default)]
+    pub samples: Vec<api::Sample>,
+    /// How many test cases the package has (samples included).
+    pub tests: u32,
+    pub format: problem_package::PackageFormat,
+    #[serde(with = "chrono_datetime_as_bson_datetime")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "chrono_datetime_as_bson_datetime")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ProblemRecord {
+    pub fn summary(&self) -> api::ProblemSummary {
+        api::ProblemSummary {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            version: self.version,
+            limits: self.limits.clone(),
+        }
+    }
+
+    pub fn detail(&self) -> api::ProblemDetail {
+        api::ProblemDetail {
+            summary: self.summary(),
+            statements: self.statements.clone(),
+            samples: self.samples.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// Whether a submission's grading job is in the jobs stream yet (the transactional outbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outbox {
+    /// Saved, not yet known to be published: the sweep publishes it.
+    Pending,
+    Done,
+}
+
+impl From<Outbox> for Bson {
+    fn from(o: Outbox) -> Bson {
+        mongodb::bson::to_bson(&o).expect("a unit enum serialises")
+    }
+}
+
+/// A submission as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmissionRecord {
+    /// A UUIDv7: ordered by time.
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub user_id: String,
+    pub problem_id: String,
+    pub problem_version: u32,
+    pub package_digest: String,
+    pub language: String,
+    /// Left out of list reads.
+    #[serde(default)]
+    pub source: String,
+    pub status: Status,
+    #[serde(with = "chrono_datetime_as_bson_datetime")]
+    pub created_at: DateTime<Utc>,
+    /// `created_at` in milliseconds, for the outbox sweep's range filter.
+    pub created_ms: i64,
+    /// Unique: `<user>:<Idempotency-Key>`, or the id itself when the client sent no key.
+    pub idem: String,
+    /// Repeats the id: the key lists page by (see migration 2).
+    pub order: String,
+    pub outbox: Outbox,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_kb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Vec<TestResult>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_ms: Option<i64>,
+}
+
+impl SubmissionRecord {
+    /// The API view (with the source when this read fetched it).
+    pub fn view(&self) -> api::Submission {
+        api::Submission {
+            id: self.id.clone(),
+            user_id: self.user_id.clone(),
+            problem_id: self.problem_id.clone(),
+            problem_version: self.problem_version,
+            language: self.language.clone(),
+            source: (!self.source.is_empty()).then(|| self.source.clone()),
+            status: self.status,
+            created_at: self.created_at,
+            progress: self.progress.filter(|_| self.status == Status::Running),
+            verdict: self.verdict,
+            run_time_ms: self.run_time_ms,
+            memory_kb: self.memory_kb,
+            tests: self.tests.clone(),
+            compile_output: self.compile_output.clone(),
+            error: self.error.clone(),
+            attempt: self.attempt,
+        }
+    }
+
+    /// The fields a verdict sets.
+    pub fn judged_fields(report: &JudgeReport, attempt: u64) -> Document {
+        let mut set = doc! {
+            "status": Status::Judged.as_str(),
+            "verdict": mongodb::bson::to_bson(&report.verdict).expect("verdicts serialise"),
+            "run_time_ms": report.run_time_ms as i64,
+            "memory_kb": report.memory_kb as i64,
+            "tests": mongodb::bson::to_bson(&report.tests).expect("test results serialise"),
+            "attempt": attempt as i64,
+        };
+        if let Some(c) = &report.compile_output {
+            set.insert("compile_output", c);
+        }
+        if let Some(e) = &report.error {
+            set.insert("error", e);
+        }
+        set
+    }
+}
+
+/// A comment as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommentRecord {
+    /// A UUIDv7.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Repeats the id: the key comments page by.
+    pub order: String,
+    pub problem_id: String,
+    pub user_id: String,
+    pub body: String,
+    #[serde(with = "chrono_datetime_as_bson_datetime")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl CommentRecord {
+    pub fn view(&self) -> api::Comment {
+        api::Comment {
+            id: self.id.clone(),
+            problem_id: self.problem_id.clone(),
+            user_id: self.user_id.clone(),
+            body: self.body.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pub db: Database,
-    pub problems: Collection<Document>,
-    pub submissions: Collection<Document>,
-    pub comments: Collection<Document>,
+    pub problems: Collection<ProblemRecord>,
+    pub submissions: Collection<SubmissionRecord>,
+    pub comments: Collection<CommentRecord>,
 }
 
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
@@ -81,24 +262,41 @@ pub fn migrations() -> Vec<Migration> {
                 .boxed()
             },
         },
+        Migration {
+            version: 4,
+            name: "problems carry updated_at as a date",
+            apply: |db| {
+                async move {
+                    use futures::TryStreamExt;
+                    // Problems stored before typed records had `updated_ms` only, and no
+                    // `created_at` where the server ignored `$setOnInsert`. Whole documents are
+                    // replaced: a date written through `$set` is a string on some servers.
+                    let problems = db.collection::<Document>(PROBLEMS);
+                    let old: Vec<Document> = problems
+                        .find(doc! {"updated_at": {"$exists": false}})
+                        .await?
+                        .try_collect()
+                        .await?;
+                    for mut d in old {
+                        let at = match d.get("updated_ms") {
+                            Some(Bson::Int64(ms)) => mongodb::bson::DateTime::from_millis(*ms),
+                            _ => mongodb::bson::DateTime::now(),
+                        };
+                        if !matches!(d.get("created_at"), Some(Bson::DateTime(_))) {
+                            d.insert("created_at", at);
+                        }
+                        d.insert("updated_at", at);
+                        let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+                        problems.replace_one(doc! {"_id": id}, d).await?;
+                    }
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
     ]
 }
 
 pub async fn migrate(store: &Store) -> Result<(), migrate::MigrateError> {
     migrate::run(&store.db, "submission", &migrations()).await
-}
-
-pub fn unavailable(e: mongodb::error::Error) -> Problem {
-    tracing::error!(error = %e, "store unavailable");
-    Problem::new(503, "store_unavailable", "The submission store is unavailable")
-        .with_detail("try again shortly")
-}
-
-/// An integer field as written (`i64`), or as some MongoDB-wire servers return small ones (`i32`).
-pub fn int(d: &Document, key: &str) -> Option<i64> {
-    match d.get(key)? {
-        Bson::Int64(n) => Some(*n),
-        Bson::Int32(n) => Some(i64::from(*n)),
-        _ => None,
-    }
 }

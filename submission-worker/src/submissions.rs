@@ -2,74 +2,82 @@
 //! message id (a retried publish is not judged twice); results come back through
 //! [`crate::results`].
 
-use common::jobs::{self, GradingJob};
-use common::problem::Fields;
-use common::service::{Answer, Caller, Failure};
-use common::Problem;
-use mongodb::bson::{doc, Document};
-use serde_json::{json, Map, Value};
+use common::api::{self, body, NewSubmission, PageQuery, Status, SubmissionAccepted};
+use common::jobs::GradingJob;
+use common::service::{Answer, Caller};
+use common::subjects;
+use mongodb::bson::{doc, Bson};
+use serde::Deserialize;
 
+use crate::error::SubmissionError;
 use crate::intake::Refused;
+use crate::paging::{self, PageRead};
+use crate::store::{Outbox, SubmissionRecord};
 use crate::Service;
-use crate::{paging, store};
 
 /// Largest source accepted.
 pub const SOURCE_MAX_BYTES: usize = 64 * 1024;
 
-/// A required, non-empty string field.
-fn text<'a>(f: &mut Fields, map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    match f.string(map, name)? {
-        "" => {
-            f.error(name, "is required");
-            None
-        }
-        s => Some(s),
-    }
+/// A valid `POST /api/submissions` body: problem, language and source, each non-empty.
+fn new_submission(bytes: &[u8]) -> Result<(String, String, String), SubmissionError> {
+    let (b, mut f) = body::parse::<NewSubmission>(bytes)?;
+    let problem_id = f.required("problem_id", b.problem_id, body::non_empty);
+    let language = f.required("language", b.language, body::non_empty);
+    let source = f.required("source", b.source, |s| match s.len() {
+        0 => Err("is required".to_owned()),
+        n if n > SOURCE_MAX_BYTES => Err(format!("must be at most {SOURCE_MAX_BYTES} bytes")),
+        _ => Ok(s),
+    });
+    f.finish()?;
+    let (Some(problem_id), Some(language), Some(source)) = (problem_id, language, source) else {
+        unreachable!("finish() fails when a field is missing");
+    };
+    Ok((problem_id, language, source))
 }
 
 /// `POST /api/submissions`.
-pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
-    let user_id = caller.require_user()?.to_owned();
-    let map = common::problem::json_object(body)?;
-    let mut f = Fields::default();
-    let problem_id = text(&mut f, &map, "problem_id");
-    let language = text(&mut f, &map, "language");
-    let source = text(&mut f, &map, "source");
-    if source.is_some_and(|s| s.len() > SOURCE_MAX_BYTES) {
-        f.error("source", format!("must be at most {SOURCE_MAX_BYTES} bytes"));
-    }
-    f.finish()?;
-    let (problem_id, language, source) = (
-        problem_id.unwrap_or_default(),
-        language.unwrap_or_default(),
-        source.unwrap_or_default(),
-    );
-    let problem = svc
-        .problem_refs
-        .get(&svc.store.problems, problem_id)
-        .await
-        .map_err(store::unavailable)?;
+pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, SubmissionError> {
+    let user_id = caller.user().ok_or(SubmissionError::Unauthenticated)?.to_owned();
+    let (problem_id, language, source) = new_submission(body)?;
+    let problem = svc.problem_refs.get(&svc.store, &problem_id).await?;
     let Some(problem) = problem else {
-        return Err(Problem::field("problem_id", "no such problem").into());
+        return Err(body::BodyError::field("problem_id", "no such problem").into());
     };
     if !svc.languages().await.iter().any(|l| l.id == language) {
-        return Err(Problem::field("language", "no judge offers this language now").into());
+        return Err(body::BodyError::field("language", "no judge offers this language now").into());
     }
-    let (version, digest) = (problem.version, problem.package_digest);
     // Ids are UUIDv7: ordered by time, so listing pages by id.
     let id = uuid::Uuid::now_v7().to_string();
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let created_at = crate::now();
     // `idem` is unique: the user's idempotency key, or the id itself when there is none. A
     // repeated key is caught by the index, not by a read before the write.
     let idem = match &caller.idempotency_key {
         Some(key) => format!("{user_id}:{key}"),
         None => id.clone(),
     };
-    let record = doc! {
-        "_id": &id, "user_id": &user_id, "problem_id": problem_id, "problem_version": version,
-        "package_digest": &digest, "language": language, "source": source, "status": "queued",
-        "created_at": mongodb::bson::DateTime::from_millis(now_ms), "created_ms": now_ms, "idem": &idem, "order": &id,
-        "outbox": "pending",
+    let record = SubmissionRecord {
+        id: id.clone(),
+        user_id: user_id.clone(),
+        problem_id,
+        problem_version: problem.version,
+        package_digest: problem.package_digest.clone(),
+        language,
+        source,
+        status: Status::Queued,
+        created_ms: created_at.timestamp_millis(),
+        created_at,
+        idem: idem.clone(),
+        order: id.clone(),
+        outbox: Outbox::Pending,
+        progress: None,
+        verdict: None,
+        run_time_ms: None,
+        memory_kb: None,
+        tests: None,
+        compile_output: None,
+        error: None,
+        attempt: None,
+        updated_ms: None,
     };
     // A repeat of an accepted request gets its submission back, whatever the limits say now.
     if caller.idempotency_key.is_some() {
@@ -84,14 +92,14 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         Err(Refused::Duplicate) => {
             // A repeat of an earlier request, racing this one: it takes no slot of its own.
             svc.counters.release(&user_id).await;
-            let existing = find_by_key(svc, &idem).await?.ok_or_else(|| {
-                Problem::new(409, "conflict", "The idempotency key is being used right now")
-            })?;
+            let existing = find_by_key(svc, &idem)
+                .await?
+                .ok_or(SubmissionError::IdempotencyConflict)?;
             return Ok(repeated(&existing));
         }
         Err(Refused::Store(e)) => {
             svc.counters.release(&user_id).await;
-            return Err(store::unavailable(e).into());
+            return Err(e.into());
         }
     }
 
@@ -99,143 +107,135 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     // is published later by the sweep, so the client's 202 stands either way.
     publish(svc, &job).await;
     tracing::info!(submission = %id, "submission queued");
-    Ok(accepted(&id, "queued"))
+    Ok(accepted(&id, Status::Queued))
 }
 
 /// Takes the user's slots. A refusal for too many waiting is checked against the records first
 /// (a bounded, indexed read, made only on this rare path), so a counter that drifted high cannot
 /// lock a user out.
-async fn acquire(svc: &Service, user_id: &str) -> Result<(), Failure> {
+async fn acquire(svc: &Service, user_id: &str) -> Result<(), SubmissionError> {
     use futures::TryStreamExt;
     let refused = match svc.counters.acquire(user_id).await {
-        Err(f) if f.problem.code == "too_many_queued" => f,
+        Err(e @ SubmissionError::TooManyQueued { .. }) => e,
         other => return other,
     };
     let max = svc.counters.limits.max_queued;
-    let waiting: Vec<Document> = svc
+    let waiting: Vec<_> = svc
         .store
         .submissions
-        .find(doc! {"user_id": user_id, "status": {"$in": ["queued", "compiling", "running"]}})
+        .clone_with_type::<mongodb::bson::Document>()
+        .find(doc! {"user_id": user_id, "status": {"$in": statuses(&Status::WAITING)}})
         .projection(doc! {"_id": 1})
         .limit(max)
-        .await
-        .map_err(store::unavailable)?
+        .await?
         .try_collect()
-        .await
-        .map_err(store::unavailable)?;
+        .await?;
     if svc.counters.correct_queued(user_id, waiting.len() as i64).await? {
         return svc.counters.acquire(user_id).await;
     }
     Err(refused)
 }
 
-async fn find_by_key(svc: &Service, idem: &str) -> Result<Option<Document>, Failure> {
+/// Statuses as a filter's list.
+fn statuses(list: &[Status]) -> Vec<Bson> {
+    list.iter().map(|s| Bson::from(s.as_str())).collect()
+}
+
+async fn find_by_key(svc: &Service, idem: &str) -> Result<Option<SubmissionRecord>, SubmissionError> {
     Ok(svc
         .store
         .submissions
         .find_one(doc! {"idem": idem})
-        .await
-        .map_err(store::unavailable)?)
+        .projection(doc! {"source": 0, "tests": 0, "compile_output": 0})
+        .await?)
 }
 
 /// The 202 answer for submission `id`, with where to follow it.
-fn accepted(id: &str, status: &str) -> Answer {
-    let mut answer = Answer::json(202, &json!({"id": id, "status": status}));
+fn accepted(id: &str, status: Status) -> Answer {
+    let mut answer = Answer::json(
+        202,
+        &SubmissionAccepted {
+            id: id.to_owned(),
+            status,
+        },
+    );
     answer.location = Some(format!("/api/submissions/{id}"));
     answer
 }
 
 /// The answer to an idempotent repeat: the existing submission, as it stands now.
-fn repeated(existing: &Document) -> Answer {
-    accepted(
-        existing.get_str("_id").unwrap_or_default(),
-        existing.get_str("status").unwrap_or("queued"),
-    )
+fn repeated(existing: &SubmissionRecord) -> Answer {
+    accepted(&existing.id, existing.status)
 }
 
 /// The grading job of a submission record (at creation, and again from the outbox).
-fn job_of(d: &Document) -> GradingJob {
-    let text = |k: &str| d.get_str(k).unwrap_or_default().to_owned();
+fn job_of(r: &SubmissionRecord) -> GradingJob {
     GradingJob {
-        submission_id: text("_id"),
-        problem_id: text("problem_id"),
-        problem_version: store::int(d, "problem_version").unwrap_or(1) as u32,
-        package_digest: text("package_digest"),
-        language: text("language"),
-        source: text("source"),
+        submission_id: r.id.clone(),
+        problem_id: r.problem_id.clone(),
+        problem_version: r.problem_version,
+        package_digest: r.package_digest.clone(),
+        language: r.language.clone(),
+        source: r.source.clone(),
         run_all_tests: false,
     }
 }
 
-/// The API view of a submission.
-pub fn view(d: &Document) -> Value {
-    let mut v = d.clone();
-    if let Some(id) = v.remove("_id") {
-        v.insert("id", id);
-    }
-    for internal in [
-        "package_digest",
-        "created_ms",
-        "updated_ms",
-        "idem",
-        "order",
-        "outbox",
-    ] {
-        v.remove(internal);
-    }
-    mongodb::bson::Bson::Document(v).into_relaxed_extjson()
-}
-
 /// `GET /api/submissions/{id}`: the owner or an admin; 404 for anyone else.
-pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, Failure> {
-    let user_id = caller.require_user()?;
-    let not_found = || Problem::new(404, "not_found", "No such submission");
-    let d = svc
+pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, SubmissionError> {
+    let user_id = caller.user().ok_or(SubmissionError::Unauthenticated)?;
+    let record = svc
         .store
         .submissions
         .find_one(doc! {"_id": id})
-        .await
-        .map_err(store::unavailable)?
-        .ok_or_else(not_found)?;
-    if d.get_str("user_id").ok() != Some(user_id) && !caller.is_admin() {
-        return Err(not_found().into());
-    }
-    Ok(Answer::json(200, &view(&d)))
+        .await?
+        .filter(|r| r.user_id == user_id || caller.is_admin())
+        .ok_or(SubmissionError::NotFound("submission"))?;
+    Ok(Answer::json(200, &record.view()))
 }
 
-/// Statuses a list may be filtered by.
-const STATUSES: [&str; 4] = ["queued", "compiling", "running", "judged"];
+/// The query of `GET /api/submissions`.
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    problem_id: Option<String>,
+    status: Option<String>,
+}
 
 /// `GET /api/submissions`: the caller's own submissions, newest first, paged by cursor (the last
 /// id of the previous page) over the `(user_id, order)` index; sources are left out.
-pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, Failure> {
-    let user_id = caller.require_user()?;
-    let query: std::collections::HashMap<String, String> = serde_json::from_slice(body).unwrap_or_default();
-    let mut f = Fields::default();
-    let (limit, cursor) = paging::parse(&query, 20, &mut f);
+pub async fn list(svc: &Service, caller: &Caller, query: &[u8]) -> Result<Answer, SubmissionError> {
+    let user_id = caller.user().ok_or(SubmissionError::Unauthenticated)?;
+    let query: ListQuery = crate::query(query)?;
+    let mut f = body::Fields::default();
+    let (limit, cursor) = query.page.read(20, &mut f);
     let mut filter = doc! {"user_id": user_id};
-    if let Some(problem) = query.get("problem_id") {
+    if let Some(problem) = &query.problem_id {
         filter.insert("problem_id", problem);
     }
-    if let Some(status) = query.get("status") {
-        if STATUSES.contains(&status.as_str()) {
-            filter.insert("status", status);
-        } else {
-            f.error("status", "must be queued, compiling, running or judged");
+    if let Some(status) = &query.status {
+        match Status::parse(status) {
+            Some(s) => {
+                filter.insert("status", s.as_str());
+            }
+            None => f.error("status", "must be queued, compiling, running or judged"),
         }
     }
     f.finish()?;
-    let projection = doc! {"source": 0, "tests": 0, "compile_output": 0};
-    paging::page(
-        &svc.store.submissions,
+    let read = PageRead {
         filter,
         cursor,
-        true,
+        newest_first: true,
         limit,
-        Some(projection),
-        view,
-    )
-    .await
+        projection: Some(doc! {"source": 0, "tests": 0, "compile_output": 0}),
+    };
+    let page: api::Page<api::Submission> =
+        paging::page(&svc.store.submissions, read, SubmissionRecord::view, |r| {
+            r.id.clone()
+        })
+        .await?;
+    Ok(Answer::json(200, &page))
 }
 
 /// Publishes a job (message id = submission id, so a repeat within the dedup window is
@@ -243,11 +243,11 @@ pub async fn list(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer,
 /// whether the job is in the stream.
 pub async fn publish(svc: &Service, job: &GradingJob) -> bool {
     let mut h = async_nats::HeaderMap::new();
-    h.insert("Nats-Msg-Id", job.submission_id.as_str());
+    h.insert(subjects::headers::MESSAGE_ID, job.submission_id.as_str());
     let body = serde_json::to_vec(job).expect("jobs serialise");
     let stored = match svc
         .js
-        .publish_with_headers(jobs::JOBS_SUBJECT, h, body.into())
+        .publish_with_headers(subjects::jobs::GRADE, h, body.into())
         .await
     {
         Ok(ack) => ack.await.map_err(|e| e.to_string()),
@@ -270,18 +270,17 @@ const SWEEP_AGE_MS: i64 = 3_000;
 pub async fn sweep(svc: &Service) -> Result<usize, mongodb::error::Error> {
     use futures::TryStreamExt;
     let before = chrono::Utc::now().timestamp_millis() - SWEEP_AGE_MS;
-    let pending: Vec<Document> = svc
+    let pending: Vec<SubmissionRecord> = svc
         .store
         .submissions
-        .find(doc! {"outbox": "pending", "created_ms": {"$lt": before}})
+        .find(doc! {"outbox": Outbox::Pending, "created_ms": {"$lt": before}})
         .limit(200)
         .await?
         .try_collect()
         .await?;
     let mut published = 0;
-    for d in pending {
-        let job = job_of(&d);
-        if publish(svc, &job).await {
+    for r in pending {
+        if publish(svc, &job_of(&r)).await {
             published += 1;
         } else {
             break;
@@ -291,4 +290,25 @@ pub async fn sweep(svc: &Service) -> Result<usize, mongodb::error::Error> {
         tracing::info!(published, "outbox sweep published jobs");
     }
     Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submission_bodies() {
+        let ok = new_submission(br#"{"problem_id": "p", "language": "c", "source": "x"}"#).unwrap();
+        assert_eq!(ok, ("p".into(), "c".into(), "x".into()));
+        let big = format!(
+            r#"{{"problem_id": "", "language": 7, "source": "{}", "priority": 1}}"#,
+            "x".repeat(SOURCE_MAX_BYTES + 1)
+        );
+        let e = new_submission(big.as_bytes()).unwrap_err();
+        let SubmissionError::Body(body::BodyError::Invalid(errors)) = e else {
+            panic!("{e:?}")
+        };
+        let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, ["priority", "language", "problem_id", "source"]);
+    }
 }

@@ -66,3 +66,16 @@ pub fn init_logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// Asserts that `value` is an RFC 3339 date in UTC, as every date in the API must be (not, say,
+/// MongoDB's extended JSON `{"$date": …}`). Returns it.
+#[track_caller]
+pub fn assert_rfc3339_utc(value: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("a date must be an RFC 3339 string, not {value}"));
+    let parsed = chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"));
+    assert_eq!(parsed.offset().local_minus_utc(), 0, "{text:?} is not in UTC");
+    parsed.to_utc()
+}

@@ -49,6 +49,7 @@ async fn register_login_me() {
     let me: Value = stack.get_auth("/api/auth/me", access).await.json().await.unwrap();
     assert_eq!(me["id"], user["id"]);
     assert_eq!(me["username"], "Alice_01");
+    system_tests::assert_rfc3339_utc(&me["created_at"]);
 
     // The e-mail works as a login name too, in any case.
     stack.login("ALICE_01@example.org", "correct horse battery").await;
@@ -121,6 +122,11 @@ async fn bad_registrations_name_their_fields() {
             vec!["email", "password"],
         ),
         (json!({}), vec!["username", "email", "password"]),
+        // Unknown fields are refused by name, with everything else that is wrong.
+        (
+            json!({"username": "abc", "email": "a@example.org", "password": "short", "role": "admin"}),
+            vec!["role", "password"],
+        ),
         (
             json!({"username": "a".repeat(20_000), "email": "a@example.org", "password": "long enough pw"}),
             vec!["username"],

@@ -108,7 +108,7 @@ async fn jobs_are_pulled_judged_and_reported() {
     // publishing): pulled here and never acked, so it comes back as a second delivery.
     let done = job("sub-done", &digest, "accepted/aplusb.c");
     js.publish(
-        common::jobs::JOBS_SUBJECT,
+        common::subjects::jobs::GRADE,
         serde_json::to_vec(&done).unwrap().into(),
     )
     .await
@@ -136,7 +136,7 @@ async fn jobs_are_pulled_judged_and_reported() {
         },
     };
     js.publish(
-        common::jobs::results_subject("sub-done"),
+        common::subjects::jobs::results("sub-done"),
         serde_json::to_vec(&stored).unwrap().into(),
     )
     .await
@@ -157,7 +157,7 @@ async fn jobs_are_pulled_judged_and_reported() {
         let mut h = async_nats::HeaderMap::new();
         h.insert("Nats-Msg-Id", id);
         js.publish_with_headers(
-            common::jobs::JOBS_SUBJECT,
+            common::subjects::jobs::GRADE,
             h,
             serde_json::to_vec(&j).unwrap().into(),
         )
@@ -166,7 +166,7 @@ async fn jobs_are_pulled_judged_and_reported() {
         .await
         .unwrap();
     }
-    js.publish(common::jobs::JOBS_SUBJECT, "not a job".into())
+    js.publish(common::subjects::jobs::GRADE, "not a job".into())
         .await
         .unwrap()
         .await

@@ -237,6 +237,11 @@ async fn upload_submit_and_get_a_verdict() {
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     let one: Value = stack.get_json("/api/problems/aplusb").await;
     assert!(one["limits"]["time_limit_ms"].as_u64().is_some(), "{one}");
+    let created = system_tests::assert_rfc3339_utc(&one["created_at"]);
+    assert!(
+        system_tests::assert_rfc3339_utc(&one["updated_at"]) >= created,
+        "{one}"
+    );
     assert!(!one["samples"].as_array().unwrap().is_empty(), "{one}");
     let r = stack
         .http
@@ -293,6 +298,11 @@ async fn upload_submit_and_get_a_verdict() {
     assert_eq!(events[0]["id"], id.as_str());
     let judged = wait_judged(&stack, &user, &id).await;
     assert_eq!(judged["verdict"], "accepted", "{judged}");
+    system_tests::assert_rfc3339_utc(&judged["created_at"]);
+    assert_eq!(
+        events[0]["created_at"], judged["created_at"],
+        "the stream shows the same document"
+    );
     // Joined late (or reconnecting): the verdict at once, then the end.
     let (_, late) = read_events(&stack, &user, &id, Some("3")).await;
     assert_eq!(late.len(), 1, "{late:?}");
@@ -498,7 +508,10 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
     let mut judge = start_judge(&stack, "65080");
     wait_for_judge(&stack).await;
     let id = submit_example(&stack, &user, "time_limit_exceeded/spin.c", "c").await;
-    let mut progress = admin.subscribe(common::jobs::results_subject(&id)).await.unwrap();
+    let mut progress = admin
+        .subscribe(common::subjects::jobs::results(&id))
+        .await
+        .unwrap();
     system_tests::nats::settle(&admin).await;
 
     // Every judge that takes the job dies with it (as if the job brought it down), on every

@@ -129,6 +129,7 @@ async fn own_submissions_newest_first_with_cursor_paging() {
         assert!(items.len() <= 3);
         for item in items {
             assert!(item.get("source").is_none(), "lists leave sources out");
+            system_tests::assert_rfc3339_utc(&item["created_at"]);
             seen.push(item["id"].as_str().unwrap().to_owned());
         }
         match body["next_cursor"].as_str() {
@@ -313,6 +314,7 @@ async fn comments_on_problems() {
     for i in 0..5 {
         let (s, c) = post(user.clone(), "aplusb", json!({"body": format!("comment {i}")})).await;
         assert_eq!(s, 201, "{c}");
+        system_tests::assert_rfc3339_utc(&c["created_at"]);
         ids.push(c["id"].as_str().unwrap().to_owned());
     }
     // Public reading, oldest first, paged.

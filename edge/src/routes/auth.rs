@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use bytes::Bytes;
 use common::subjects::auth;
 
@@ -21,42 +21,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/me", get(me))
 }
 
-async fn register(
-    State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn register(State(s): State<AppState>, id: RequestId, body: Bytes) -> Result<Response, ApiError> {
     s.bridge.call(auth::REGISTER, None, &id, body).await
 }
 
-async fn login(
-    State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn login(State(s): State<AppState>, id: RequestId, body: Bytes) -> Result<Response, ApiError> {
     s.bridge.call(auth::LOGIN, None, &id, body).await
 }
 
-async fn refresh(
-    State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn refresh(State(s): State<AppState>, id: RequestId, body: Bytes) -> Result<Response, ApiError> {
     s.bridge.call(auth::REFRESH, None, &id, body).await
 }
 
-async fn logout(
-    State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn logout(State(s): State<AppState>, id: RequestId, body: Bytes) -> Result<Response, ApiError> {
     s.bridge.call(auth::LOGOUT, None, &id, body).await
 }
 
-async fn me(
-    State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
-    user: AuthUser,
-) -> Result<Response, ApiError> {
+async fn me(State(s): State<AppState>, id: RequestId, user: AuthUser) -> Result<Response, ApiError> {
     s.bridge.call(auth::ME, Some(&user), &id, Bytes::new()).await
 }

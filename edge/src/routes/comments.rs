@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{delete, get};
-use axum::{Extension, Router};
+use axum::Router;
 use bytes::Bytes;
 use common::subjects::submission;
 
@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
 /// Anyone may read; the query (`limit`, `cursor`) goes on as a JSON object.
 async fn list(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     Path(problem): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -35,7 +35,7 @@ async fn list(
 
 async fn create(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     user: AuthUser,
     Path(problem): Path<String>,
     body: Bytes,
@@ -53,7 +53,7 @@ async fn create(
 
 async fn remove(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     user: AuthUser,
     Path(comment): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use bytes::Bytes;
 use common::subjects::submission;
 
@@ -27,16 +27,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/problems/{id}", get(one))
 }
 
-async fn languages(
-    State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
-) -> Result<Response, ApiError> {
+async fn languages(State(s): State<AppState>, id: RequestId) -> Result<Response, ApiError> {
     s.bridge
         .call(submission::LANGUAGES, None, &id, Bytes::new())
         .await
 }
 
-async fn list(State(s): State<AppState>, Extension(id): Extension<RequestId>) -> Result<Response, ApiError> {
+async fn list(State(s): State<AppState>, id: RequestId) -> Result<Response, ApiError> {
     s.bridge
         .call(submission::PROBLEMS_LIST, None, &id, Bytes::new())
         .await
@@ -44,7 +41,7 @@ async fn list(State(s): State<AppState>, Extension(id): Extension<RequestId>) ->
 
 async fn one(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     Path(problem): Path<String>,
 ) -> Result<Response, ApiError> {
     s.bridge
@@ -55,7 +52,7 @@ async fn one(
 /// `POST /api/problems[?id=…]` with the package zip as the body (admins only; the worker checks).
 async fn create(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     user: AuthUser,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,

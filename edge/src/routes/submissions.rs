@@ -10,12 +10,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use bytes::Bytes;
-use common::jobs::{self, GradingStatus, GradingUpdate};
-use common::subjects::submission;
+use common::api::{StatusEvent, Submission};
+use common::jobs::GradingUpdate;
+use common::subjects::{self, submission};
 use futures::StreamExt;
-use serde_json::{json, Value};
 
 use crate::bridge::RequestId;
 use crate::error::ApiError;
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 /// `POST /api/submissions`, honouring `Idempotency-Key`.
 async fn create(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     user: AuthUser,
     headers: HeaderMap,
     body: Bytes,
@@ -68,7 +68,7 @@ async fn create(
 /// `GET /api/submissions?problem_id=&status=&limit=&cursor=`: the query goes on as a JSON object.
 async fn list(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     user: AuthUser,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -80,7 +80,7 @@ async fn list(
 
 async fn one(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     user: AuthUser,
     Path(submission_id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -98,22 +98,13 @@ async fn one(
 /// How long a live stream may stay open without reaching a verdict.
 const EVENTS_LIMIT: Duration = Duration::from_secs(600);
 
-/// An SSE event for a status; the id grows with progress, so a client's `Last-Event-ID` only
-/// says how far it got (every stream starts with the current state, so nothing is missed).
-fn event(id: u64, data: &Value) -> Event {
+/// An SSE event; its id grows with progress, so a client's `Last-Event-ID` only says how far it
+/// got (every stream starts with the current state, so nothing is missed).
+fn event(id: u64, data: &impl serde::Serialize) -> Event {
     Event::default()
         .event("status")
         .id(id.to_string())
-        .data(data.to_string())
-}
-
-fn progress_id(status: &str, test: u64) -> u64 {
-    match status {
-        "queued" => 0,
-        "compiling" => 1,
-        "running" => 1 + test,
-        _ => u64::MAX / 2,
-    }
+        .data(serde_json::to_string(data).expect("API documents serialise"))
 }
 
 /// `GET /api/submissions/{id}/events`: the current state at once, then each change, ending after
@@ -121,16 +112,15 @@ fn progress_id(status: &str, test: u64) -> u64 {
 /// reconnect (with or without `Last-Event-ID`) starts again from the current state.
 async fn events(
     State(s): State<AppState>,
-    Extension(id): Extension<RequestId>,
+    id: RequestId,
     user: AuthUser,
     Path(submission_id): Path<String>,
 ) -> Result<Response, ApiError> {
     // Subscribe before reading the current state, so no change falls between the two.
-    let subject = jobs::results_subject(&submission_id);
     let updates = s
         .bridge
         .client
-        .subscribe(subject)
+        .subscribe(subjects::jobs::results(&submission_id))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let current = s
@@ -149,17 +139,12 @@ async fn events(
     let body = axum::body::to_bytes(current.into_body(), 16 << 20)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let state: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let status = state["status"].as_str().unwrap_or("queued").to_owned();
-    let first = event(
-        progress_id(&status, state["progress"]["test"].as_u64().unwrap_or(0)),
-        &state,
-    );
+    let state: Submission = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Unavailable(format!("the submission service answered {e}")))?;
     let live = Live {
-        first: Some(first),
-        done: status == "judged",
+        first: Some(event(state.rank(), &state)),
+        done: state.status.is_final(),
         updates,
-        submission_id,
         deadline: tokio::time::Instant::now() + EVENTS_LIMIT,
     };
     let stream = futures::stream::unfold(live, |mut live| async move {
@@ -176,25 +161,10 @@ async fn events(
             let Ok(update) = serde_json::from_slice::<GradingUpdate>(&msg.payload) else {
                 continue;
             };
-            let sid = &live.submission_id;
-            let (id, data) = match &update.status {
-                GradingStatus::Compiling => (
-                    progress_id("compiling", 0),
-                    json!({"id": sid, "status": "compiling"}),
-                ),
-                GradingStatus::Running { test, of } => (
-                    progress_id("running", u64::from(*test)),
-                    json!({"id": sid, "status": "running", "progress": {"test": test, "of": of}}),
-                ),
-                GradingStatus::Judged { report } => {
-                    live.done = true;
-                    let mut data = serde_json::to_value(report).unwrap_or_default();
-                    data["id"] = json!(sid);
-                    data["status"] = json!("judged");
-                    (progress_id("judged", 0), data)
-                }
-            };
-            return Some((Ok(event(id, &data)), live));
+            let change = StatusEvent::from_update(&update);
+            live.done = change.status.is_final();
+            let rank = StatusEvent::rank(change.status, change.progress);
+            return Some((Ok(event(rank, &change)), live));
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
@@ -205,6 +175,5 @@ struct Live {
     first: Option<Event>,
     done: bool,
     updates: async_nats::Subscriber,
-    submission_id: String,
     deadline: tokio::time::Instant,
 }

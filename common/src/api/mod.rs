@@ -1,0 +1,20 @@
+//! The HTTP API's documents, as every crate sees them: what the workers answer, what the edge
+//! passes on, what clients read. One definition per document, so a field means the same thing
+//! everywhere. Dates are `chrono::DateTime<Utc>` and serialise as RFC 3339 UTC; how a service
+//! stores them is its own business.
+
+pub mod body;
+pub mod comment;
+pub mod language;
+pub mod page;
+pub mod problem;
+pub mod submission;
+pub mod verdict;
+
+pub use body::{BodyError, Field, Fields};
+pub use comment::{Comment, NewComment};
+pub use language::Language;
+pub use page::{Page, PageQuery};
+pub use problem::{ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statement, StatementFormat};
+pub use submission::{NewSubmission, Progress, Status, StatusEvent, Submission, SubmissionAccepted};
+pub use verdict::{JudgeReport, TestResult, Verdict};

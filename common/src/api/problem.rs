@@ -1,0 +1,30 @@
+//! Programming problems as the API shows them (not to be confused with RFC 9457 problem
+//! documents, which are [`crate::problem`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+// The format's own types are the API's: a statement, a sample and the limits mean the same in a
+// package and in an answer, so they are defined once, by the package crate.
+pub use problem_package::{ProblemLimits, Sample, Statement, StatementFormat, TimeLimitSource};
+
+/// A problem in the list (`GET /api/problems`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemSummary {
+    pub id: String,
+    pub name: String,
+    /// Grows by one with every upload of a changed package.
+    pub version: u32,
+    pub limits: ProblemLimits,
+}
+
+/// One problem (`GET /api/problems/{id}`, and the answer to an upload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemDetail {
+    #[serde(flatten)]
+    pub summary: ProblemSummary,
+    pub statements: Vec<Statement>,
+    pub samples: Vec<Sample>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

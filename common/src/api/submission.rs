@@ -1,0 +1,198 @@
+//! Submissions: the status machine, the document the API shows, and the events of its live
+//! stream.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::body::Field;
+use super::verdict::{JudgeReport, TestResult, Verdict};
+use crate::jobs::{GradingStatus, GradingUpdate};
+
+/// Where a submission stands. It only moves forward: `queued → compiling → running → judged`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Queued,
+    Compiling,
+    Running,
+    Judged,
+}
+
+impl Status {
+    /// Every status, in order.
+    pub const ALL: [Status; 4] = [Status::Queued, Status::Compiling, Status::Running, Status::Judged];
+    /// The statuses of a submission that still waits for its verdict.
+    pub const WAITING: [Status; 3] = [Status::Queued, Status::Compiling, Status::Running];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Compiling => "compiling",
+            Status::Running => "running",
+            Status::Judged => "judged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the verdict is in (the live stream ends after it).
+    pub fn is_final(self) -> bool {
+        self == Status::Judged
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which test is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// 1-based.
+    pub test: u32,
+    pub of: u32,
+}
+
+/// A submission as the API shows it. Lists leave out `source`, `tests` and `compile_output`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub id: String,
+    pub user_id: String,
+    pub problem_id: String,
+    pub problem_version: u32,
+    pub language: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub status: Status,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Maximum CPU time over the tests that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time_ms: Option<u64>,
+    /// Maximum peak memory over the tests that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_kb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Vec<TestResult>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_output: Option<String>,
+    /// Why the judge failed, for `internal_error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Which delivery of the grading job produced the verdict (1 for the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u64>,
+}
+
+/// `POST /api/submissions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewSubmission {
+    #[serde(default)]
+    pub problem_id: Field<String>,
+    #[serde(default)]
+    pub language: Field<String>,
+    #[serde(default)]
+    pub source: Field<String>,
+}
+crate::inspect_fields!(NewSubmission {
+    problem_id,
+    language,
+    source
+});
+
+/// The answer to `POST /api/submissions` (202): where it stands and, in `Location`, where to
+/// follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionAccepted {
+    pub id: String,
+    pub status: Status,
+}
+
+/// One event of `GET /api/submissions/{id}/events`: the submission as it stands (the first
+/// event), or what changed. Its SSE id grows with progress ([`StatusEvent::rank`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub id: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    /// The verdict and its figures, on the last event.
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub report: Option<JudgeReport>,
+}
+
+impl StatusEvent {
+    /// The event a judge's update makes.
+    pub fn from_update(update: &GradingUpdate) -> StatusEvent {
+        let (status, progress, report) = match &update.status {
+            GradingStatus::Compiling => (Status::Compiling, None, None),
+            GradingStatus::Running { test, of } => {
+                (Status::Running, Some(Progress { test: *test, of: *of }), None)
+            }
+            GradingStatus::Judged { report } => (Status::Judged, None, Some(report.clone())),
+        };
+        StatusEvent {
+            id: update.submission_id.clone(),
+            status,
+            progress,
+            report,
+        }
+    }
+
+    /// An SSE id that grows with progress, so a client's `Last-Event-ID` says how far it got.
+    pub fn rank(status: Status, progress: Option<Progress>) -> u64 {
+        match status {
+            Status::Queued => 0,
+            Status::Compiling => 1,
+            Status::Running => 1 + u64::from(progress.map_or(0, |p| p.test)),
+            Status::Judged => u64::MAX / 2,
+        }
+    }
+}
+
+impl Submission {
+    /// Its SSE id (see [`StatusEvent::rank`]).
+    pub fn rank(&self) -> u64 {
+        StatusEvent::rank(self.status, self.progress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_spell_as_the_api_does() {
+        for s in Status::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert!(Status::Queued < Status::Running && Status::Running < Status::Judged);
+    }
+
+    #[test]
+    fn a_verdict_event_carries_the_report_flat() {
+        let update = GradingUpdate {
+            submission_id: "s".into(),
+            attempt: 1,
+            status: GradingStatus::Judged {
+                report: JudgeReport::internal_error("boom"),
+            },
+        };
+        let event = serde_json::to_value(StatusEvent::from_update(&update)).unwrap();
+        assert_eq!(event["status"], "judged");
+        assert_eq!(event["verdict"], "internal_error");
+        assert_eq!(event["error"], "boom");
+        assert!(
+            StatusEvent::rank(Status::Judged, None)
+                > StatusEvent::rank(Status::Running, Some(Progress { test: 99, of: 99 }))
+        );
+    }
+}
