@@ -86,7 +86,7 @@ fn judge_prints_a_table_and_compile_errors() {
     let out = judge_worker()
         .args(["judge", "--uid-base", "63520", "--language", "cpp", "--problem"])
         .arg(&problem)
-        .arg(problem.join("submissions/compilation_error/syntax.cpp"))
+        .arg(support::examples_dir().join("../submissions/aplusb/compilation_error/syntax.cpp"))
         .output()
         .expect("run judge-worker");
     let text = String::from_utf8_lossy(&out.stdout);

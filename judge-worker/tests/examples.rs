@@ -1,9 +1,9 @@
-//! Every example solution in `examples/problems/*/submissions/<verdict>/` gets its verdict, in
-//! every language this machine offers.
+//! Every example solution gets a verdict its folder allows, in every language this machine
+//! offers: those the package carries (`examples/problems/*/submissions/<folder>/`, folders of the
+//! format) and those filed by verdicts the format has no folder for
+//! (`examples/submissions/<problem>/<verdict>/`).
 
 mod support;
-
-use std::path::Path;
 
 use judge_worker::JudgeOptions;
 use problem_package::ProblemPackage;
@@ -17,63 +17,60 @@ fn check_problem(name: &str, uid_base: u32) {
     let offered: Vec<String> = judge.languages().into_iter().map(|l| l.id).collect();
     let mut failures = Vec::new();
     let mut judged = 0;
-    let mut dirs: Vec<_> = std::fs::read_dir(root.join("submissions"))
-        .expect("submissions/")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut dirs = support::verdict_dirs(name);
     dirs.sort();
-    let mut languages_with = |verdict_dir: &Path| -> Vec<&'static str> {
-        let mut files: Vec<_> = std::fs::read_dir(verdict_dir)
-            .expect("verdict dir")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        let expected = verdict_dir.file_name().unwrap().to_string_lossy().into_owned();
-        let mut langs = Vec::new();
-        for file in files {
-            let Some(lang) = support::language_of(&file) else {
-                continue;
-            };
-            langs.push(lang);
-            if !offered.iter().any(|o| o == lang) {
+    let mut languages_with =
+        |(verdict_dir, allowed): &(std::path::PathBuf, Vec<&'static str>)| -> Vec<&'static str> {
+            let mut files: Vec<_> = std::fs::read_dir(verdict_dir)
+                .expect("verdict dir")
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            files.sort();
+            let expected = verdict_dir.file_name().unwrap().to_string_lossy().into_owned();
+            let mut langs = Vec::new();
+            for file in files {
+                let Some(lang) = support::language_of(&file) else {
+                    continue;
+                };
+                langs.push(lang);
+                if !offered.iter().any(|o| o == lang) {
+                    eprintln!(
+                        "!!! SKIPPED {}: language {lang} is not offered here",
+                        file.display()
+                    );
+                    continue;
+                }
+                let source = std::fs::read(&file).expect("read solution");
+                let report = judge.judge(&package, lang, &source, &JudgeOptions::default(), |_| {});
+                judged += 1;
                 eprintln!(
-                    "!!! SKIPPED {}: language {lang} is not offered here",
-                    file.display()
-                );
-                continue;
-            }
-            let source = std::fs::read(&file).expect("read solution");
-            let report = judge.judge(&package, lang, &source, &JudgeOptions::default(), |_| {});
-            judged += 1;
-            eprintln!(
-                "{name}/{expected}/{}: {} ({} ms, {} KB)",
-                file.file_name().unwrap().to_string_lossy(),
-                report.verdict,
-                report.run_time_ms,
-                report.memory_kb
-            );
-            if report.verdict.as_str() != expected {
-                failures.push(format!(
-                    "{}: expected {expected}, got {} ({:?})",
-                    file.display(),
+                    "{name}/{expected}/{}: {} ({} ms, {} KB)",
+                    file.file_name().unwrap().to_string_lossy(),
                     report.verdict,
-                    report
-                        .tests
-                        .last()
-                        .map(|t| t.detail.clone())
-                        .or(Some(report.error.clone()))
-                ));
+                    report.run_time_ms,
+                    report.memory_kb
+                );
+                if !allowed.contains(&report.verdict.as_str()) {
+                    failures.push(format!(
+                        "{}: expected {allowed:?}, got {} ({:?})",
+                        file.display(),
+                        report.verdict,
+                        report
+                            .tests
+                            .last()
+                            .map(|t| t.detail.clone())
+                            .or(Some(report.error.clone()))
+                    ));
+                }
             }
-        }
-        langs
-    };
+            langs
+        };
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     for dir in &dirs {
         let langs = languages_with(dir);
-        if dir.ends_with("accepted") {
+        if dir.0.ends_with("accepted") {
             accepted.extend(langs);
         } else {
             rejected.extend(langs);

@@ -26,6 +26,7 @@
 
 pub mod archive;
 mod package;
+pub mod submissions;
 pub mod validator;
 
 pub use archive::{pack_zip, unpack_zip, ArchiveError, ArchiveLimits};

@@ -79,3 +79,43 @@ pub fn assert_rfc3339_utc(value: &serde_json::Value) -> chrono::DateTime<chrono:
     assert_eq!(parsed.offset().local_minus_utc(), 0, "{text:?} is not in UTC");
     parsed.to_utc()
 }
+
+/// Every example submission of problem `name` with the one verdict it must get: those the
+/// package carries (`examples/problems/<name>/submissions/<folder>/`, whose folders the format
+/// names; only single-verdict folders are used) and those filed by verdict
+/// (`examples/submissions/<name>/<verdict>/`).
+pub fn example_submissions(name: &str) -> Vec<(PathBuf, &'static str)> {
+    let examples = workspace_root().join("examples");
+    let mut out = Vec::new();
+    let mut take = |dir: PathBuf, verdict: &'static str| {
+        for file in std::fs::read_dir(&dir).expect("an example folder").flatten() {
+            out.push((file.path(), verdict));
+        }
+    };
+    let own = examples.join("problems").join(name).join("submissions");
+    for entry in std::fs::read_dir(&own).expect("submissions/").flatten() {
+        let folder = entry.file_name().to_string_lossy().into_owned();
+        match problem_package::submissions::expected_verdicts(&folder) {
+            Some([verdict]) => take(entry.path(), verdict),
+            _ => panic!(
+                "{}: not a single-verdict folder of the format",
+                entry.path().display()
+            ),
+        }
+    }
+    for entry in std::fs::read_dir(examples.join("submissions").join(name))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let verdict = match entry.file_name().to_string_lossy().as_ref() {
+            "compilation_error" => "compilation_error",
+            "memory_limit_exceeded" => "memory_limit_exceeded",
+            "output_limit_exceeded" => "output_limit_exceeded",
+            other => panic!("examples/submissions/{name}/{other}: not a verdict of its own"),
+        };
+        take(entry.path(), verdict);
+    }
+    out.sort();
+    out
+}

@@ -391,32 +391,26 @@ async fn every_language_and_verdict_through_the_stack() {
     wait_for_judge(&stack).await;
     // Every example solution of A+B, filed by the verdict it must get, in every language.
     let mut expected = Vec::new();
-    let root = examples().join("aplusb/submissions");
-    for dir in std::fs::read_dir(&root).unwrap() {
-        let dir = dir.unwrap().path();
-        let verdict = dir.file_name().unwrap().to_str().unwrap().to_owned();
-        for file in std::fs::read_dir(&dir).unwrap() {
-            let file = file.unwrap().path();
-            let language = match file.extension().and_then(|e| e.to_str()) {
-                Some("c") => "c",
-                Some("cpp") => "cpp",
-                Some("py") => "python3",
-                Some("rs") => "rust",
-                Some("java") => "java",
-                Some("js") => "javascript",
-                other => panic!("an example in an unknown language: {other:?}"),
-            };
-            let source = std::fs::read_to_string(&file).unwrap();
-            let (status, created, _) = submit(
-                &stack,
-                &user,
-                &json!({"problem_id": "aplusb", "language": language, "source": source}),
-            )
-            .await;
-            assert_eq!(status, 202, "{}: {created}", file.display());
-            let id = created["id"].as_str().unwrap().to_owned();
-            expected.push((file, language, verdict.clone(), id));
-        }
+    for (file, verdict) in system_tests::example_submissions("aplusb") {
+        let language = match file.extension().and_then(|e| e.to_str()) {
+            Some("c") => "c",
+            Some("cpp") => "cpp",
+            Some("py") => "python3",
+            Some("rs") => "rust",
+            Some("java") => "java",
+            Some("js") => "javascript",
+            other => panic!("an example in an unknown language: {other:?}"),
+        };
+        let source = std::fs::read_to_string(&file).unwrap();
+        let (status, created, _) = submit(
+            &stack,
+            &user,
+            &json!({"problem_id": "aplusb", "language": language, "source": source}),
+        )
+        .await;
+        assert_eq!(status, 202, "{}: {created}", file.display());
+        let id = created["id"].as_str().unwrap().to_owned();
+        expected.push((file, language, verdict.to_owned(), id));
     }
     let languages: std::collections::BTreeSet<_> = expected.iter().map(|e| e.1).collect();
     assert_eq!(languages.len(), 6, "{languages:?}");

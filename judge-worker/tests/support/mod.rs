@@ -43,6 +43,31 @@ pub fn judge(uid_base: u32) -> Option<Judge> {
     }
 }
 
+/// The example submissions of problem `name`: each folder with the verdicts its submissions may
+/// get — the package's own (`submissions/<folder>/`, named as the format names them) and the
+/// extra ones filed by verdict (`examples/submissions/<name>/<verdict>/`).
+pub fn verdict_dirs(name: &str) -> Vec<(PathBuf, Vec<&'static str>)> {
+    let mut out = Vec::new();
+    let own = examples_dir().join(name).join("submissions");
+    for entry in std::fs::read_dir(&own).expect("submissions/").flatten() {
+        let folder = entry.file_name().to_string_lossy().into_owned();
+        let allowed = problem_package::submissions::expected_verdicts(&folder)
+            .unwrap_or_else(|| panic!("{}: not a folder of the format", entry.path().display()));
+        out.push((entry.path(), allowed.to_vec()));
+    }
+    let extra = examples_dir().join("../submissions").join(name);
+    for entry in std::fs::read_dir(&extra).into_iter().flatten().flatten() {
+        let verdict: &'static str = match entry.file_name().to_string_lossy().as_ref() {
+            "compilation_error" => "compilation_error",
+            "memory_limit_exceeded" => "memory_limit_exceeded",
+            "output_limit_exceeded" => "output_limit_exceeded",
+            other => panic!("examples/submissions/{name}/{other}: not a verdict of its own"),
+        };
+        out.push((entry.path(), vec![verdict]));
+    }
+    out
+}
+
 /// The language of a solution file, by extension.
 pub fn language_of(path: &Path) -> Option<&'static str> {
     Some(match path.extension()?.to_str()? {
