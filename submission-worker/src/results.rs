@@ -22,7 +22,7 @@ pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -
             let progress = Progress { test: *test, of: *of };
             doc! {"status": Status::Running.as_str(), "progress": to_bson(&progress)?}
         }
-        GradingStatus::Judged { report } => SubmissionRecord::judged_fields(report, update.attempt),
+        GradingStatus::Judged { report } => SubmissionRecord::judged_fields(report, update.attempt)?,
     };
     set.insert("updated_ms", now);
     if matches!(update.status, GradingStatus::Judged { .. }) {

@@ -4,7 +4,7 @@
 //! dates are BSON dates and become RFC 3339 in the API views.
 
 use chrono::{DateTime, Utc};
-use common::api::{self, JudgeReport, Progress, Status, TestResult, Verdict};
+use common::api::{self, JudgeReport, Outcome, Progress, Status};
 use futures::FutureExt;
 use mongo_store::migrate::{self, Migration};
 use mongo_store::{index, unique_index};
@@ -106,20 +106,9 @@ pub struct SubmissionRecord {
     pub outbox: Outbox,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<Verdict>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_time_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_kb: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tests: Option<Vec<TestResult>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compile_output: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u64>,
+    /// The verdict and its figures, as the API shows them.
+    #[serde(flatten)]
+    pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_ms: Option<i64>,
 }
@@ -137,33 +126,15 @@ impl SubmissionRecord {
             status: self.status,
             created_at: self.created_at,
             progress: self.progress.filter(|_| self.status == Status::Running),
-            verdict: self.verdict,
-            run_time_ms: self.run_time_ms,
-            memory_kb: self.memory_kb,
-            tests: self.tests.clone(),
-            compile_output: self.compile_output.clone(),
-            error: self.error.clone(),
-            attempt: self.attempt,
+            outcome: self.outcome.clone(),
         }
     }
 
-    /// The fields a verdict sets.
-    pub fn judged_fields(report: &JudgeReport, attempt: u64) -> Document {
-        let mut set = doc! {
-            "status": Status::Judged.as_str(),
-            "verdict": mongodb::bson::to_bson(&report.verdict).expect("verdicts serialise"),
-            "run_time_ms": report.run_time_ms as i64,
-            "memory_kb": report.memory_kb as i64,
-            "tests": mongodb::bson::to_bson(&report.tests).expect("test results serialise"),
-            "attempt": attempt as i64,
-        };
-        if let Some(c) = &report.compile_output {
-            set.insert("compile_output", c);
-        }
-        if let Some(e) = &report.error {
-            set.insert("error", e);
-        }
-        set
+    /// The fields a verdict sets: the status and the outcome, as stored.
+    pub fn judged_fields(report: &JudgeReport, attempt: u64) -> mongodb::bson::ser::Result<Document> {
+        let mut set = mongodb::bson::to_document(&Outcome::judged(report, attempt))?;
+        set.insert("status", Status::Judged.as_str());
+        Ok(set)
     }
 }
 

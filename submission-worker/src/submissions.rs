@@ -70,13 +70,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         order: id.clone(),
         outbox: Outbox::Pending,
         progress: None,
-        verdict: None,
-        run_time_ms: None,
-        memory_kb: None,
-        tests: None,
-        compile_output: None,
-        error: None,
-        attempt: None,
+        outcome: Default::default(),
         updated_ms: None,
     };
     // A repeat of an accepted request gets its submission back, whatever the limits say now.

@@ -71,6 +71,14 @@ pub struct Submission {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// The verdict and its figures, once judged.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// What judging a submission found; every field is absent until it is judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
     /// Maximum CPU time over the tests that ran.
@@ -89,6 +97,21 @@ pub struct Submission {
     /// Which delivery of the grading job produced the verdict (1 for the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u64>,
+}
+
+impl Outcome {
+    /// The outcome a judge's report makes, from delivery `attempt`.
+    pub fn judged(report: &JudgeReport, attempt: u64) -> Outcome {
+        Outcome {
+            verdict: Some(report.verdict),
+            run_time_ms: Some(report.run_time_ms),
+            memory_kb: Some(report.memory_kb),
+            tests: Some(report.tests.clone()),
+            compile_output: report.compile_output.clone(),
+            error: report.error.clone(),
+            attempt: Some(attempt),
+        }
+    }
 }
 
 /// `POST /api/submissions`.
