@@ -1,7 +1,13 @@
 //! The test harness: starts a real nats-server (the project's `nats.conf`, a free port, a
 //! temporary store) and a real MongoDB-wire server (`MONGODB_URI` if set, else `nx-27017` from the
 //! project's virtualenv on a free port), then the services in-process against them, and an edge
-//! on a free port. Everything started is stopped and removed on drop — also when a test fails.
+//! on a free port, and the real `judge-worker` binary as a process ([`judge`]). Everything
+//! started is stopped and removed on drop — also when a test fails.
+//!
+//! Every test and benchmark that crosses a service boundary lives in this crate's `tests/` and
+//! `benches/`. It may depend on every other crate; no crate may depend on it (`make deps-check`).
+//! It never mocks NATS, MongoDB or the sandbox: where the real thing cannot run, a test fails and
+//! says why (or, with `ALLOW_NO_SANDBOX=1`, is skipped loudly and counted).
 
 pub mod judge;
 pub mod mongo;
