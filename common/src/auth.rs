@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub username: String,
@@ -13,7 +13,7 @@ pub struct User {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     User,
@@ -38,7 +38,7 @@ impl Role {
 }
 
 /// `POST /api/auth/login` answer and `POST /api/auth/refresh` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
@@ -81,13 +81,22 @@ pub const ISSUER: &str = "online-judge";
 use crate::api::body::Field;
 
 /// `POST /api/auth/register`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct Registration {
+    /// 3–32 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or digit; unique
+    /// regardless of case.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 3, max_length = 32,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$", example = "ada")]
     pub username: Field<String>,
+    /// Unique regardless of case.
     #[serde(default)]
+    #[schema(value_type = String, required = true, format = Email, max_length = 254, example = "ada@example.org")]
     pub email: Field<String>,
+    /// At least 8 characters and at most 72 bytes (what bcrypt reads; longer is refused, never
+    /// silently cut).
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 72, example = "correct horse")]
     pub password: Field<String>,
 }
 crate::inspect_fields!(Registration {
@@ -97,19 +106,22 @@ crate::inspect_fields!(Registration {
 });
 
 /// `POST /api/auth/login`: `username` may also be the account's e-mail address.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct Login {
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     pub username: Field<String>,
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     pub password: Field<String>,
 }
 crate::inspect_fields!(Login { username, password });
 
 /// `POST /api/auth/refresh` and `POST /api/auth/logout`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     pub refresh_token: Field<String>,
 }
 crate::inspect_fields!(RefreshRequest { refresh_token });

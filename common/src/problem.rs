@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field's name as the client sent it (`username`, `email`, …).
     pub field: String,
@@ -21,7 +21,7 @@ impl FieldError {
 }
 
 /// A problem details document (`application/problem+json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type; `about:blank` plus `code` is enough for clients.
     #[serde(rename = "type", default = "about_blank")]

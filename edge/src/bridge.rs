@@ -88,7 +88,18 @@ impl Bridge {
         let mut h = HeaderMap::new();
         h.insert(headers::REQUEST_ID, request_id.0.as_str());
         if let Some(id) = resource_id {
-            h.insert(headers::RESOURCE_ID, id);
+            // An id NATS cannot carry (a line break, a control character) names nothing we have.
+            let value = id
+                .parse::<async_nats::HeaderValue>()
+                .ok()
+                .filter(|_| !id.chars().any(char::is_control))
+                .ok_or_else(|| {
+                    ApiError::Problem(
+                        Problem::new(404, "not_found", "No such resource")
+                            .with_detail("the id in the path is not one this API gives out"),
+                    )
+                })?;
+            h.insert(headers::RESOURCE_ID, value);
         }
         if let Some(key) = idempotency_key {
             h.insert(headers::IDEMPOTENCY_KEY, key);

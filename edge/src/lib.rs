@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod config;
 pub mod error;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod token;
 
@@ -20,7 +21,6 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
-use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use tower::util::MapRequestLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -43,6 +43,8 @@ pub enum EdgeError {
     Origin(String),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("openapi: {0}")]
+    OpenApi(String),
 }
 
 /// What every handler can reach.
@@ -60,7 +62,7 @@ pub struct AppState {
 /// read the port back).
 pub struct Edge {
     listener: tokio::net::TcpListener,
-    router: Router,
+    router: axum::Router,
     client: async_nats::Client,
 }
 
@@ -112,12 +114,16 @@ impl Edge {
             metrics_handle: recorder.handle(),
             metrics: Arc::new(recorder),
         };
-        let router = Router::new()
-            .merge(routes::auth::router())
-            .merge(routes::problems::router())
-            .merge(routes::comments::router())
-            .merge(routes::submissions::router())
-            .merge(routes::health::router())
+        let (router, api) = routes::router().split_for_parts();
+        let api = Arc::new(api.to_json().map_err(|e| EdgeError::OpenApi(e.to_string()))?);
+        let router = router
+            .route(
+                "/api/openapi.json",
+                axum::routing::get(move || {
+                    let api = api.clone();
+                    async move { ([(header::CONTENT_TYPE, "application/json")], api.as_str().to_owned()) }
+                }),
+            )
             // Innermost first: the deadline and metrics see routed requests. The deadline bounds
             // the time to a response (an SSE stream's body is bounded by its own limit).
             .layer(TimeoutLayer::with_status_code(

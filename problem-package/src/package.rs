@@ -24,6 +24,7 @@ pub enum PackageFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StatementFormat {
     Markdown,
     Latex,
@@ -31,6 +32,7 @@ pub enum StatementFormat {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statement {
     /// Language code, e.g. `en`.
     pub language: String,
@@ -42,6 +44,7 @@ pub struct Statement {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TimeLimitSource {
     ProblemYaml,
     TimelimitFile,
@@ -49,6 +52,7 @@ pub enum TimeLimitSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemLimits {
     pub time_limit_ms: u64,
     pub time_limit_source: TimeLimitSource,
@@ -64,6 +68,7 @@ impl ProblemLimits {
 
 /// A sample shown to contestants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sample {
     pub name: String,
     pub input: String,

@@ -2,12 +2,11 @@
 //! message id (a retried publish is not judged twice); results come back through
 //! [`crate::results`].
 
-use common::api::{self, body, NewSubmission, PageQuery, Status, SubmissionAccepted};
+use common::api::{self, body, NewSubmission, Status, SubmissionAccepted, SubmissionQuery};
 use common::jobs::GradingJob;
 use common::service::{Answer, Caller};
 use common::subjects;
 use mongodb::bson::{doc, Bson};
-use serde::Deserialize;
 
 use crate::error::SubmissionError;
 use crate::intake::Refused;
@@ -188,22 +187,13 @@ pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, Sub
     Ok(Answer::json(200, &record.view()))
 }
 
-/// The query of `GET /api/submissions`.
-#[derive(Debug, Default, Deserialize)]
-struct ListQuery {
-    #[serde(flatten)]
-    page: PageQuery,
-    problem_id: Option<String>,
-    status: Option<String>,
-}
-
 /// `GET /api/submissions`: the caller's own submissions, newest first, paged by cursor (the last
 /// id of the previous page) over the `(user_id, order)` index; sources are left out.
 pub async fn list(svc: &Service, caller: &Caller, query: &[u8]) -> Result<Answer, SubmissionError> {
     let user_id = caller.user().ok_or(SubmissionError::Unauthenticated)?;
-    let query: ListQuery = crate::query(query)?;
+    let query: SubmissionQuery = crate::query(query)?;
     let mut f = body::Fields::default();
-    let (limit, cursor) = query.page.read(20, &mut f);
+    let (limit, cursor) = query.page().read(20, &mut f);
     let mut filter = doc! {"user_id": user_id};
     if let Some(problem) = &query.problem_id {
         filter.insert("problem_id", problem);

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A language a judge can run now, with the version its toolchain reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Language {
     /// What a submission names (`cpp`, `python3`, …).
     pub id: String,

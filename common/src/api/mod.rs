@@ -16,5 +16,7 @@ pub use comment::{Comment, NewComment};
 pub use language::Language;
 pub use page::{Page, PageQuery};
 pub use problem::{ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statement, StatementFormat};
-pub use submission::{NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted};
+pub use submission::{
+    NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted, SubmissionQuery,
+};
 pub use verdict::{JudgeReport, TestResult, Verdict};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::body::Fields;
 
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last page.
@@ -29,9 +29,13 @@ impl<T> Page<T> {
 }
 
 /// The paging part of a list's query string (`limit`, `cursor`), as strings from the URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page, 1 to 100.
+    #[param(value_type = Option<u32>)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

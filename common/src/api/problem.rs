@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub use problem_package::{ProblemLimits, Sample, Statement, StatementFormat, TimeLimitSource};
 
 /// A problem in the list (`GET /api/problems`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProblemSummary {
     pub id: String,
     pub name: String,
@@ -19,7 +19,7 @@ pub struct ProblemSummary {
 }
 
 /// One problem (`GET /api/problems/{id}`, and the answer to an upload).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProblemDetail {
     #[serde(flatten)]
     pub summary: ProblemSummary,

@@ -9,7 +9,9 @@ use super::verdict::{JudgeReport, TestResult, Verdict};
 use crate::jobs::{GradingStatus, GradingUpdate};
 
 /// Where a submission stands. It only moves forward: `queued → compiling → running → judged`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Queued,
@@ -50,7 +52,7 @@ impl std::fmt::Display for Status {
 }
 
 /// Which test is running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// 1-based.
     pub test: u32,
@@ -58,7 +60,7 @@ pub struct Progress {
 }
 
 /// A submission as the API shows it. Lists leave out `source`, `tests` and `compile_output`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Submission {
     pub id: String,
     pub user_id: String,
@@ -77,7 +79,7 @@ pub struct Submission {
 }
 
 /// What judging a submission found; every field is absent until it is judged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
@@ -115,13 +117,19 @@ impl Outcome {
 }
 
 /// `POST /api/submissions`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewSubmission {
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, example = "aplusb")]
     pub problem_id: Field<String>,
+    /// A language id of `GET /api/languages`.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, example = "python3")]
     pub language: Field<String>,
+    /// At most 64 KiB.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 65536,
+        example = "a, b = map(int, input().split())\nprint(a + b)\n")]
     pub source: Field<String>,
 }
 crate::inspect_fields!(NewSubmission {
@@ -130,9 +138,36 @@ crate::inspect_fields!(NewSubmission {
     source
 });
 
+/// The query of `GET /api/submissions`: the caller's own submissions, optionally of one problem
+/// or in one status, paged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SubmissionQuery {
+    /// Only submissions to this problem.
+    pub problem_id: Option<String>,
+    /// Only submissions in this status.
+    #[param(value_type = Option<Status>)]
+    pub status: Option<String>,
+    /// Items per page, 1 to 100.
+    #[param(value_type = Option<u32>)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl SubmissionQuery {
+    /// The paging part.
+    pub fn page(&self) -> super::PageQuery {
+        super::PageQuery {
+            limit: self.limit.clone(),
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
 /// The answer to `POST /api/submissions` (202): where it stands and, in `Location`, where to
 /// follow it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubmissionAccepted {
     pub id: String,
     pub status: Status,
@@ -140,7 +175,7 @@ pub struct SubmissionAccepted {
 
 /// One event of `GET /api/submissions/{id}/events`: the submission as it stands (the first
 /// event), or what changed. Its SSE id grows with progress ([`StatusEvent::rank`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusEvent {
     pub id: String,
     pub status: Status,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The final judgement of a submission or of one test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Accepted,
@@ -40,7 +40,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// The outcome of one test case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestResult {
     /// 1-based position in the problem's test order (samples first, then secret groups in
     /// lexicographic order).
@@ -61,7 +61,7 @@ pub struct TestResult {
 }
 
 /// The outcome of judging one submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JudgeReport {
     pub verdict: Verdict,
     /// Maximum CPU time over the tests that ran.

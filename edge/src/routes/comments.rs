@@ -4,23 +4,28 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::{delete, get};
-use axum::Router;
 use bytes::Bytes;
+use common::api::{Comment, NewComment, Page, PageQuery};
 use common::subjects::submission;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::bridge::RequestId;
 use crate::error::ApiError;
+use crate::openapi::Errors;
 use crate::token::AuthUser;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/problems/{id}/comments", get(list).post(create))
-        .route("/api/comments/{id}", delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(remove))
 }
 
-/// Anyone may read; the query (`limit`, `cursor`) goes on as a JSON object.
+/// A problem's comments, oldest first, paged by cursor; anyone may read.
+#[utoipa::path(get, path = "/api/problems/{id}/comments", tag = "comments",
+    params(("id" = String, Path, description = "The problem", example = "aplusb"), PageQuery),
+    responses((status = 200, description = "One page of comments", body = Page<Comment>), Errors))]
 async fn list(
     State(s): State<AppState>,
     id: RequestId,
@@ -33,6 +38,11 @@ async fn list(
         .await
 }
 
+/// Comments on a problem (1 to 4000 characters).
+#[utoipa::path(post, path = "/api/problems/{id}/comments", tag = "comments", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The problem", example = "aplusb")),
+    request_body = NewComment,
+    responses((status = 201, description = "The comment", body = Comment), Errors))]
 async fn create(
     State(s): State<AppState>,
     id: RequestId,
@@ -51,6 +61,10 @@ async fn create(
         .await
 }
 
+/// Deletes a comment: its author or an admin.
+#[utoipa::path(delete, path = "/api/comments/{id}", tag = "comments", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The comment")),
+    responses((status = 204, description = "Deleted"), Errors))]
 async fn remove(
     State(s): State<AppState>,
     id: RequestId,

@@ -4,41 +4,57 @@ use std::collections::HashMap;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use bytes::Bytes;
+use common::api::{Language, ProblemDetail, ProblemSummary};
 use common::subjects::submission;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::bridge::RequestId;
 use crate::error::ApiError;
+use crate::openapi::{Errors, PackageZip};
 use crate::token::AuthUser;
 use crate::AppState;
 
 /// A package travels in one NATS message: it must stay under the server's `max_payload` (8 MB).
 pub const PACKAGE_LIMIT: usize = 7 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/languages", get(languages))
-        .route(
-            "/api/problems",
-            get(list).post(create).layer(DefaultBodyLimit::max(PACKAGE_LIMIT)),
-        )
-        .route("/api/problems/{id}", get(one))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(languages))
+        .routes(routes!(list, create).layer(DefaultBodyLimit::max(PACKAGE_LIMIT)))
+        .routes(routes!(one))
 }
 
+/// The list of `GET /api/languages` and `GET /api/problems`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only its description is used: the worker builds the body
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// The languages a judge can run now, with the versions their toolchains report.
+#[utoipa::path(get, path = "/api/languages", tag = "problems",
+    responses((status = 200, description = "The languages on offer", body = Items<Language>), Errors))]
 async fn languages(State(s): State<AppState>, id: RequestId) -> Result<Response, ApiError> {
     s.bridge
         .call(submission::LANGUAGES, None, &id, Bytes::new())
         .await
 }
 
+/// Every problem, by id.
+#[utoipa::path(get, path = "/api/problems", tag = "problems",
+    responses((status = 200, description = "The problems", body = Items<ProblemSummary>), Errors))]
 async fn list(State(s): State<AppState>, id: RequestId) -> Result<Response, ApiError> {
     s.bridge
         .call(submission::PROBLEMS_LIST, None, &id, Bytes::new())
         .await
 }
 
+/// One problem: statements, samples and limits.
+#[utoipa::path(get, path = "/api/problems/{id}", tag = "problems",
+    params(("id" = String, Path, description = "The problem", example = "aplusb")),
+    responses((status = 200, description = "The problem", body = ProblemDetail), Errors))]
 async fn one(
     State(s): State<AppState>,
     id: RequestId,
@@ -49,7 +65,19 @@ async fn one(
         .await
 }
 
-/// `POST /api/problems[?id=…]` with the package zip as the body (admins only; the worker checks).
+/// Uploads a problem package (admins only): a new problem, or a new version when the package
+/// changed (the same bytes again answer 200 with the version they already are).
+#[utoipa::path(post, path = "/api/problems", tag = "problems", security(("bearer" = [])),
+    params(("id" = Option<String>, Query, description = "The problem's id (default: the package's folder name)")),
+    request_body(content(
+        (PackageZip = "application/zip"),
+        (PackageZip = "application/octet-stream"),
+    ), description = "The package directory, zipped (a single top folder is allowed)"),
+    responses(
+        (status = 201, description = "A new problem or version", body = ProblemDetail),
+        (status = 200, description = "The package was already this version", body = ProblemDetail),
+        Errors
+    ))]
 async fn create(
     State(s): State<AppState>,
     id: RequestId,

@@ -9,27 +9,35 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use bytes::Bytes;
-use common::api::{StatusEvent, Submission};
+use common::api::{NewSubmission, Page, StatusEvent, Submission, SubmissionAccepted, SubmissionQuery};
 use common::jobs::GradingUpdate;
 use common::subjects::{self, submission};
 use futures::StreamExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::bridge::RequestId;
 use crate::error::ApiError;
+use crate::openapi::Errors;
 use crate::token::AuthUser;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/submissions", post(create).get(list))
-        .route("/api/submissions/{id}", get(one))
-        .route("/api/submissions/{id}/events", get(events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(one))
+        .routes(routes!(events))
 }
 
-/// `POST /api/submissions`, honouring `Idempotency-Key`.
+/// Submits code for grading: 202 at once (`Location` says where to follow it). The same
+/// `Idempotency-Key` from the same user gives the same submission, so a 503 or 504 can be retried
+/// safely. Per-user limits answer 429 with `Retry-After`.
+#[utoipa::path(post, path = "/api/submissions", tag = "submissions", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible ASCII characters")),
+    request_body = NewSubmission,
+    responses((status = 202, description = "Queued for grading", body = SubmissionAccepted,
+        headers(("Location" = String, description = "The submission"))), Errors))]
 async fn create(
     State(s): State<AppState>,
     id: RequestId,
@@ -65,7 +73,10 @@ async fn create(
         .await
 }
 
-/// `GET /api/submissions?problem_id=&status=&limit=&cursor=`: the query goes on as a JSON object.
+/// The caller's own submissions, newest first, paged by cursor (sources left out).
+#[utoipa::path(get, path = "/api/submissions", tag = "submissions", security(("bearer" = [])),
+    params(SubmissionQuery),
+    responses((status = 200, description = "One page of submissions", body = Page<Submission>), Errors))]
 async fn list(
     State(s): State<AppState>,
     id: RequestId,
@@ -78,6 +89,11 @@ async fn list(
         .await
 }
 
+/// One submission: status, verdict, per-test results (the owner or an admin; 404 for anyone
+/// else).
+#[utoipa::path(get, path = "/api/submissions/{id}", tag = "submissions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The submission")),
+    responses((status = 200, description = "The submission", body = Submission), Errors))]
 async fn one(
     State(s): State<AppState>,
     id: RequestId,
@@ -107,9 +123,14 @@ fn event(id: u64, data: &impl serde::Serialize) -> Event {
         .data(serde_json::to_string(data).expect("API documents serialise"))
 }
 
-/// `GET /api/submissions/{id}/events`: the current state at once, then each change, ending after
-/// the verdict. A client that connects after the verdict gets it and the stream ends; a
-/// reconnect (with or without `Last-Event-ID`) starts again from the current state.
+/// The submission's live status as server-sent events (`event: status`): the current state at
+/// once, then each change, ending after the verdict. A client that connects after the verdict
+/// gets it and the stream ends; a reconnect (with or without `Last-Event-ID`) starts again from
+/// the current state.
+#[utoipa::path(get, path = "/api/submissions/{id}/events", tag = "submissions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The submission")),
+    responses((status = 200, description = "A stream of status events: the first is the whole submission, \
+        later ones what changed", content_type = "text/event-stream", body = StatusEvent), Errors))]
 async fn events(
     State(s): State<AppState>,
     id: RequestId,
