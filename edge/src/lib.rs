@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod token;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -117,6 +118,7 @@ impl Edge {
         let (router, api) = routes::router().split_for_parts();
         let api = Arc::new(api.to_json().map_err(|e| EdgeError::OpenApi(e.to_string()))?);
         let router = router
+            .merge(web::router())
             .route(
                 "/api/openapi.json",
                 axum::routing::get(move || {

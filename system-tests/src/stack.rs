@@ -247,6 +247,25 @@ impl Stack {
         }
     }
 
+    /// Waits (up to a minute) until a judge offers `language` at `GET /api/languages`.
+    pub async fn wait_for_language(&self, language: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let langs: Value = self.get_json("/api/languages").await;
+            if langs["items"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|l| l["id"] == language))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no judge offered {language} within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.edge_addr, path)
     }

@@ -49,22 +49,6 @@ fn examples() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems")
 }
 
-/// Waits until a judge advertises C.
-async fn wait_for_judge(stack: &Stack) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let langs: Value = stack.get_json("/api/languages").await;
-        if langs["items"]
-            .as_array()
-            .is_some_and(|i| i.iter().any(|l| l["id"] == "c"))
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the judge never came up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn upload(stack: &Stack, token: &str, zip: Vec<u8>, query: &str) -> (u16, Value) {
     let r = stack
         .http
@@ -252,7 +236,7 @@ async fn upload_submit_and_get_a_verdict() {
     assert_eq!(r.status(), 404);
 
     // The judge advertises its languages, with versions, once it is up.
-    wait_for_judge(&stack).await;
+    stack.wait_for_language("c").await;
     let langs = stack.get_json("/api/languages").await;
     assert!(
         langs["items"]
@@ -388,7 +372,7 @@ async fn every_language_and_verdict_through_the_stack() {
     })
     .await;
     let _judge = start_judge(&stack, "65120");
-    wait_for_judge(&stack).await;
+    stack.wait_for_language("c").await;
     // Every example solution of A+B, filed by the verdict it must get, in every language.
     let mut expected = Vec::new();
     for (file, verdict) in system_tests::example_submissions("aplusb") {
@@ -450,7 +434,7 @@ async fn a_judge_killed_mid_job_loses_nothing() {
     })
     .await;
     let mut first = start_judge(&stack, "65030");
-    wait_for_judge(&stack).await;
+    stack.wait_for_language("c").await;
 
     // A solution that spins to its time limit keeps the judge busy for a while.
     let id = submit_example(&stack, &user, "time_limit_exceeded/spin.c", "c").await;
@@ -500,7 +484,7 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
     // Watch the job's progress to see each delivery start.
     let admin = stack.nats.client("admin").await;
     let mut judge = start_judge(&stack, "65080");
-    wait_for_judge(&stack).await;
+    stack.wait_for_language("c").await;
     let id = submit_example(&stack, &user, "time_limit_exceeded/spin.c", "c").await;
     let mut progress = admin
         .subscribe(common::subjects::jobs::results(&id))
@@ -569,7 +553,7 @@ async fn the_store_down_loses_no_verdict() {
         return;
     }
     let _judge = start_judge(&stack, "65050");
-    wait_for_judge(&stack).await;
+    stack.wait_for_language("c").await;
     let source = std::fs::read_to_string(examples().join("aplusb/submissions/accepted/aplusb.c")).unwrap();
     let body = json!({"problem_id": "aplusb", "language": "c", "source": source});
     let mut ids = Vec::new();
@@ -618,7 +602,7 @@ async fn nats_restarted_while_submissions_flow() {
     })
     .await;
     let _judge = start_judge(&stack, "65110");
-    wait_for_judge(&stack).await;
+    stack.wait_for_language("c").await;
     let source = std::fs::read_to_string(examples().join("aplusb/submissions/accepted/aplusb.c")).unwrap();
     let body = json!({"problem_id": "aplusb", "language": "c", "source": source});
 
@@ -711,7 +695,7 @@ async fn three_hundred_at_once_to_two_judges_and_two_submission_workers() {
     stack.wait_for_instances("submission", 2).await;
     let _first = start_judge(&stack, "65060");
     let _second = start_judge(&stack, "65070");
-    wait_for_judge(&stack).await;
+    stack.wait_for_language("c").await;
     let source = std::fs::read_to_string(examples().join("aplusb/submissions/accepted/aplusb.c")).unwrap();
     let body = json!({"problem_id": "aplusb", "language": "c", "source": source});
 
