@@ -75,6 +75,7 @@ impl Accounts {
         let user = self
             .create_user(&new.username, &new.email, &new.password, Role::User)
             .await?;
+        metrics::counter!("auth_registrations_total").increment(1);
         Ok(Answer::json(201, &user.view()))
     }
 
@@ -138,12 +139,17 @@ impl Accounts {
             Some(u) => format!("user:{}", u.id),
             None => format!("name:{key}"),
         };
-        let record = self.check_throttle(&throttle_key).await?;
+        let record = self.check_throttle(&throttle_key).await.inspect_err(|e| {
+            if matches!(e, AuthError::TooManyAttempts { .. }) {
+                metrics::counter!("auth_logins_total", "outcome" => "throttled").increment(1);
+            }
+        })?;
         let hash = user
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
         let ok = self.verify_password(password, hash).await;
         let Some(user) = user.filter(|_| ok) else {
+            metrics::counter!("auth_logins_total", "outcome" => "failed").increment(1);
             self.record_failure(&throttle_key, record.as_ref()).await?;
             return Err(AuthError::InvalidCredentials);
         };
@@ -155,6 +161,7 @@ impl Accounts {
         }
         let family = uuid::Uuid::new_v4().to_string();
         let minted = self.issue(&user.id, user.role, &family).await?;
+        metrics::counter!("auth_logins_total", "outcome" => "succeeded").increment(1);
         tracing::info!(user_id = %user.id, "logged in");
         Ok(Answer::json(200, &minted))
     }

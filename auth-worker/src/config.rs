@@ -31,6 +31,8 @@ pub struct Settings {
     /// `JUDGE_ADMIN_USER`, `JUDGE_ADMIN_PASSWORD`, `JUDGE_ADMIN_EMAIL`: an admin created or
     /// promoted at start-up.
     pub admin: Option<AdminAccount>,
+    /// `METRICS_ADDR`: where to serve Prometheus metrics; unset: nowhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +69,7 @@ impl Settings {
             login_failure_window: Duration::from_secs(config::parse_or("LOGIN_FAILURE_WINDOW_SECS", 900)?),
             max_in_flight: config::parse_or("AUTH_MAX_IN_FLIGHT", 256)?,
             admin,
+            metrics_addr: common::metrics::addr_from_env()?,
         })
     }
 }

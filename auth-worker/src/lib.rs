@@ -46,6 +46,9 @@ pub async fn accounts(settings: &Settings) -> Result<Arc<Accounts>, AuthError> {
 /// Serves the auth endpoints until `shutdown` resolves, then finishes requests in flight and
 /// drains the connection.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), AuthError> {
+    if let Some(addr) = settings.metrics_addr {
+        common::metrics::serve(addr);
+    }
     let accounts = accounts(&settings).await?;
     if let Some(admin) = &settings.admin {
         accounts

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod jobs;
+pub mod metrics;
 pub mod nats;
 pub mod problem;
 pub mod service;

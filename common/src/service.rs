@@ -182,12 +182,16 @@ where
                 let started = std::time::Instant::now();
                 let subject = request.message.subject.to_string();
                 let payload = request.message.payload.clone();
-                let outcome = handle(subject, caller, payload).await;
+                let outcome = handle(subject.clone(), caller, payload).await;
                 let status = match &outcome {
                     Ok(a) => a.status,
                     Err(e) => e.problem().status,
                 };
                 respond(&request, outcome).await;
+                let labels = [("subject", subject), ("status", status.to_string())];
+                metrics::counter!("nats_requests_total", &labels).increment(1);
+                metrics::histogram!("nats_request_duration_seconds", &labels[..1])
+                    .record(started.elapsed().as_secs_f64());
                 tracing::debug!(
                     status,
                     elapsed_ms = started.elapsed().as_millis() as u64,

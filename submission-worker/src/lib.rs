@@ -43,6 +43,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Per-user limits (`SUBMISSION_MAX_QUEUED`, `SUBMISSION_PER_MINUTE`).
     pub limits: limits::Limits,
+    /// `METRICS_ADDR`: where to serve Prometheus metrics; unset: nowhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Settings {
@@ -56,6 +58,7 @@ impl Settings {
                 max_queued: config::parse_or("SUBMISSION_MAX_QUEUED", 5)?,
                 per_minute: config::parse_or("SUBMISSION_PER_MINUTE", 15)?,
             },
+            metrics_addr: common::metrics::addr_from_env()?,
         })
     }
 }
@@ -145,8 +148,40 @@ impl Service {
     }
 }
 
+/// How often the judges' queue is looked at for the `judge_jobs_*` gauges.
+const QUEUE_GAUGES_EVERY: Duration = Duration::from_secs(5);
+
+/// Keeps the gauges of the judges' queue current from JetStream's consumer info: jobs waiting
+/// (`judge_jobs_waiting`) and held by a judge right now (`judge_jobs_in_flight`).
+async fn queue_gauges(js: jetstream::Context, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut every = tokio::time::interval(QUEUE_GAUGES_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = &mut stop => return,
+        }
+        let info = async {
+            let stream = js.get_stream_no_info(common::jobs::JOBS_STREAM).await?;
+            let mut consumer: jetstream::consumer::PullConsumer =
+                stream.get_consumer(common::jobs::JUDGE_CONSUMER).await?;
+            Ok::<_, async_nats::Error>(consumer.info().await?.clone())
+        };
+        match info.await {
+            Ok(info) => {
+                metrics::gauge!("judge_jobs_waiting").set(info.num_pending as f64);
+                metrics::gauge!("judge_jobs_in_flight").set(info.num_ack_pending as f64);
+            }
+            Err(e) => tracing::debug!(error = %e, "reading the judges' consumer for the queue gauges"),
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves, applying results alongside.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), SubmissionError> {
+    if let Some(addr) = settings.metrics_addr {
+        common::metrics::serve(addr);
+    }
     let svc = Arc::new(Service::connect(&settings).await?);
     let (client, js, store, counters) = (
         svc.client.clone(),
@@ -187,6 +222,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         }
     };
     let background = [
+        tokio::spawn(queue_gauges(js.clone(), until_stopped())),
         tokio::spawn(results::run(js.clone(), store, counters, until_stopped())),
         tokio::spawn(dead_jobs::run(js, until_stopped())),
         tokio::spawn(sweep),

@@ -32,7 +32,13 @@ pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -
             .find_one_and_update(filter, doc! {"$set": set})
             .projection(doc! {"source": 0, "tests": 0, "compile_output": 0})
             .await?;
-        if let Some(before) = before {
+        if let (Some(before), GradingStatus::Judged { report }) = (before, &update.status) {
+            metrics::counter!(
+                "submissions_judged_total",
+                "language" => before.language.clone(),
+                "verdict" => report.verdict.as_str()
+            )
+            .increment(1);
             counters.release(&before.user_id).await;
         }
     } else {

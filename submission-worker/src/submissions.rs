@@ -99,6 +99,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     // Saved with `outbox: pending`; a job that cannot be published now (the broker is away)
     // is published later by the sweep, so the client's 202 stands either way.
     publish(svc, &job).await;
+    metrics::counter!("submissions_created_total", "language" => job.language.clone()).increment(1);
     tracing::info!(submission = %id, "submission queued");
     Ok(accepted(&id, Status::Queued))
 }

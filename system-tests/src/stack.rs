@@ -25,6 +25,8 @@ pub struct StackOptions {
     pub per_minute: i64,
     /// The judges' ack wait: how soon a dead judge's job goes to another.
     pub job_ack_wait: Duration,
+    /// Where the in-process workers serve their Prometheus metrics, if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for StackOptions {
@@ -41,6 +43,7 @@ impl Default for StackOptions {
             max_queued: 1000,
             per_minute: 1000,
             job_ack_wait: common::jobs::ACK_WAIT,
+            metrics_addr: None,
         }
     }
 }
@@ -145,6 +148,7 @@ impl Stack {
             login_failure_window: Duration::from_secs(900),
             max_in_flight: 64,
             admin: o.admin.clone(),
+            metrics_addr: None,
         }
     }
 
@@ -177,6 +181,13 @@ impl Stack {
                 max_queued: self.options.max_queued,
                 per_minute: self.options.per_minute,
             },
+            // Only the first submission worker serves the process's metrics (one recorder a
+            // process; it sees the in-process auth worker's too).
+            metrics_addr: self
+                .submission
+                .is_empty()
+                .then_some(self.options.metrics_addr)
+                .flatten(),
         }
     }
 
