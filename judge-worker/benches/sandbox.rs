@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use judge_worker::{Judge, JudgeConfig, JudgeOptions};
 use problem_package::ProblemPackage;
-use sandbox::{default_binds, Command, Limits, SandboxConfig, SandboxPool, Stdio};
+use sandbox::{default_binds, Command, Limits, SandboxConfig, SandboxPool, Sink, Stdio};
 
 const RUNS: usize = 400;
 const TESTS: usize = 20;
@@ -48,6 +48,7 @@ fn overhead(helper: &Path) {
             uid_base: 65000,
             disable_cgroups: false,
             scratch_size: 64 << 20,
+            cpus: Vec::new(),
         },
         1,
     )
@@ -84,8 +85,8 @@ fn overhead(helper: &Path) {
                 &limits,
                 Stdio {
                     stdin: None,
-                    stdout: null.as_fd(),
-                    stderr: null.as_fd(),
+                    stdout: Sink::Fd(null.as_fd()),
+                    stderr: Sink::Fd(null.as_fd()),
                 },
             )
             .expect("sandbox run");

@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use sandbox::files::FileTree;
 
+use crate::jvm;
+
 /// The table shipped with the judge, used when no other file is configured.
 pub const BUILTIN_LANGUAGES: &str = include_str!("../languages.yaml");
 
@@ -48,16 +50,35 @@ struct LanguageSpec {
     #[serde(default)]
     compile_memory_mb: Option<u64>,
     #[serde(default)]
+    min_file_size_mb: u64,
+    #[serde(default)]
     out_of_memory: Vec<String>,
+    /// The version is the first line of the version command's output that holds this text (by
+    /// default its first line).
+    #[serde(default)]
+    version_line: Option<String>,
+    /// How example files of this language end (`.pypy.py`); by default the source's extension.
+    #[serde(default)]
+    file_suffix: Option<String>,
+    /// Files written beside the source before compiling: name, contents.
+    #[serde(default)]
+    extra_files: std::collections::BTreeMap<String, String>,
 }
 
 /// What clients are told about a language: the API's own document.
 pub use common::api::Language as LanguageInfo;
 
-/// A language ready to use: programs resolved to absolute paths, version known.
-#[derive(Debug, Clone)]
+/// A language ready to use: programs resolved to absolute paths. Its version is asked of its
+/// toolchain the first time it is wanted ([`Language::info`]), not at start-up: a JVM or BEAM
+/// toolchain takes a second or more to say it, and the local `judge` command needs none.
+#[derive(Debug)]
 pub struct Language {
-    pub info: LanguageInfo,
+    id: String,
+    name: String,
+    version_cmd: Vec<String>,
+    version_prefix: String,
+    version_line: Option<String>,
+    version: std::sync::OnceLock<Result<String, String>>,
     source: String,
     compile: Option<Vec<String>>,
     run: Vec<String>,
@@ -68,8 +89,37 @@ pub struct Language {
     pub memory_allowance: u64,
     /// Memory limit of the compile step, bytes, when the language needs more than the default.
     pub compile_memory: Option<u64>,
+    /// Smallest per-file size limit (`RLIMIT_FSIZE`) the runtime itself needs, bytes.
+    pub min_file_size: u64,
     /// What the runtime prints on stderr when its own heap limit is reached.
     pub out_of_memory: Vec<String>,
+    /// Files written beside the source before compiling: name, contents.
+    pub extra_files: Vec<(String, String)>,
+}
+
+/// The language of an example file (`examples/…/aplusb.go`), by the longest suffix of the built-in
+/// table's that its name ends with: its own `file_suffix`, or its source's extension.
+pub fn language_of_file(path: &Path) -> Option<String> {
+    let table: LanguageTable = serde_yaml::from_str(BUILTIN_LANGUAGES).ok()?;
+    let name = path.file_name()?.to_str()?;
+    table
+        .languages
+        .iter()
+        .map(|l| (l.suffix(), &l.id))
+        .filter(|(suffix, _)| name.ends_with(suffix.as_str()))
+        .max_by_key(|(suffix, _)| suffix.len())
+        .map(|(_, id)| id.clone())
+}
+
+impl LanguageSpec {
+    fn suffix(&self) -> String {
+        self.file_suffix.clone().unwrap_or_else(|| {
+            Path::new(&self.source)
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default()
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,28 +221,13 @@ fn resolve(spec: &LanguageSpec) -> Result<Language, Unavailable> {
     let compile = spec.compile.as_deref().map(resolve_cmd).transpose()?;
     let run = resolve_cmd(&spec.run)?;
     let version_cmd = resolve_cmd(&spec.version)?;
-    let out = std::process::Command::new(&version_cmd[0])
-        .args(&version_cmd[1..])
-        .env_clear()
-        .env("PATH", SEARCH_PATH.join(":"))
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| unavailable(format!("{}: {e}", version_cmd[0])))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    if !out.status.success() || first.is_empty() {
-        return Err(unavailable(format!("{} failed", version_cmd.join(" "))));
-    }
     Ok(Language {
-        info: LanguageInfo {
-            id: spec.id.clone(),
-            name: spec.name.clone(),
-            version: format!("{}{first}", spec.version_prefix),
-        },
+        id: spec.id.clone(),
+        name: spec.name.clone(),
+        version_cmd,
+        version_prefix: spec.version_prefix.clone(),
+        version_line: spec.version_line.clone(),
+        version: std::sync::OnceLock::new(),
         source: spec.source.clone(),
         compile,
         run,
@@ -200,7 +235,9 @@ fn resolve(spec: &LanguageSpec) -> Result<Language, Unavailable> {
         binds,
         memory_allowance: spec.memory_allowance_mb << 20,
         compile_memory: spec.compile_memory_mb.map(|m| m << 20),
+        min_file_size: spec.min_file_size_mb << 20,
         out_of_memory: spec.out_of_memory.clone(),
+        extra_files: spec.extra_files.clone().into_iter().collect(),
     })
 }
 
@@ -227,12 +264,52 @@ fn substitute(arg: &str, vars: &[(&str, String)]) -> String {
 
 impl Language {
     pub fn id(&self) -> &str {
-        &self.info.id
+        &self.id
+    }
+
+    /// What clients are told: id, name and the version the toolchain reports (asked once).
+    /// `Err`: the version command failed, and why.
+    pub fn info(&self) -> Result<LanguageInfo, String> {
+        let version = self.version.get_or_init(|| self.ask_version()).clone()?;
+        Ok(LanguageInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            version,
+        })
+    }
+
+    fn ask_version(&self) -> Result<String, String> {
+        let cmd = &self.version_cmd;
+        let out = std::process::Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .env_clear()
+            .env("PATH", SEARCH_PATH.join(":"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", cmd[0]))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && self.version_line.as_deref().is_none_or(|m| l.contains(m)))
+            .unwrap_or("");
+        if !out.status.success() || line.is_empty() {
+            return Err(format!("{} failed", cmd.join(" ")));
+        }
+        Ok(format!("{}{line}", self.version_prefix))
     }
 
     /// The file name the source is saved under.
     pub fn source_name(&self, source: &[u8]) -> String {
-        let class = java_public_class(&String::from_utf8_lossy(source)).unwrap_or_else(|| "Main".to_owned());
+        if !self.source.contains("{class}") {
+            return self.source.clone();
+        }
+        let class =
+            jvm::java_public_class(&String::from_utf8_lossy(source)).unwrap_or_else(|| "Main".to_owned());
         substitute(&self.source, &[("class", class)])
     }
 
@@ -247,18 +324,18 @@ impl Language {
         })
     }
 
-    /// The run command for a program in `dir` (inside the sandbox) built from `program`.
-    pub fn run_command(&self, dir: &str, memory_limit: u64, program: &FileTree) -> Vec<String> {
-        let main_class = java_main_class(program).unwrap_or_else(|| "Main".to_owned());
-        let mut vars = vec![("dir", dir.to_owned()), ("main_class", main_class)];
-        // Zero: leave `{memory_mb}` for the caller to fill in per run.
-        if memory_limit > 0 {
-            vars.push(("memory_mb", (memory_limit >> 20).max(1).to_string()));
+    /// The run command for a program in `dir` (inside the sandbox) built from `program`, with
+    /// `{memory_mb}` left for [`with_memory`] to fill in per run. `Err`: the program cannot run
+    /// (a JVM program without an entry point), in words for the learner.
+    pub fn run_command(&self, dir: &str, program: &FileTree) -> Result<Vec<String>, String> {
+        let mut vars = vec![("dir", dir.to_owned())];
+        if self.run.iter().any(|a| a.contains("{main_class}")) {
+            vars.push(("main_class", jvm::main_class(program)?));
         }
-        self.run.iter().map(|a| substitute(a, &vars)).collect()
+        Ok(self.run.iter().map(|a| substitute(a, &vars)).collect())
     }
 
-    /// The environment of compiles and runs.
+    /// The environment of compiles and runs (`{memory_mb}` left for [`with_memory`]).
     pub fn env(&self) -> Vec<String> {
         let mut env = vec![
             format!("PATH={}", SEARCH_PATH.join(":")),
@@ -271,115 +348,21 @@ impl Language {
     }
 }
 
-/// The name of the public top-level class of a Java source, which must also be its file name.
-pub fn java_public_class(source: &str) -> Option<String> {
-    let tokens = java_tokens(source);
-    let mut i = 0;
-    while i < tokens.len() {
-        if tokens[i] == "public" {
-            let mut j = i + 1;
-            while j < tokens.len()
-                && matches!(
-                    tokens[j].as_str(),
-                    "final" | "abstract" | "static" | "strictfp" | "sealed"
-                )
-            {
-                j += 1;
-            }
-            if j + 1 < tokens.len() && matches!(tokens[j].as_str(), "class" | "record" | "enum" | "interface")
-            {
-                let name = &tokens[j + 1];
-                if name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$') {
-                    return Some(name.clone());
-                }
-            }
-        }
-        i += 1;
-    }
-    None
-}
-
-/// Identifier-ish tokens of a Java source with comments, strings and characters removed.
-fn java_tokens(source: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let b: Vec<char> = source.chars().collect();
-    let mut i = 0;
-    let flush = |cur: &mut String, out: &mut Vec<String>| {
-        if !cur.is_empty() {
-            out.push(std::mem::take(cur));
-        }
-    };
-    while i < b.len() {
-        let c = b[i];
-        if c == '/' && b.get(i + 1) == Some(&'/') {
-            while i < b.len() && b[i] != '\n' {
-                i += 1;
-            }
-            flush(&mut cur, &mut out);
-        } else if c == '/' && b.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i + 1 < b.len() && !(b[i] == '*' && b[i + 1] == '/') {
-                i += 1;
-            }
-            i += 2;
-            flush(&mut cur, &mut out);
-        } else if c == '"' || c == '\'' {
-            i += 1;
-            while i < b.len() && b[i] != c {
-                if b[i] == '\\' {
-                    i += 1;
-                }
-                i += 1;
-            }
-            i += 1;
-            flush(&mut cur, &mut out);
-        } else if c.is_alphanumeric() || c == '_' || c == '$' {
-            cur.push(c);
-            i += 1;
-        } else {
-            flush(&mut cur, &mut out);
-            if c == '{' {
-                // Only top-level declarations matter; the first brace ends the search space of
-                // each declaration well enough for `public class X {`.
-                out.push("{".into());
-            }
-            i += 1;
-        }
-    }
-    flush(&mut cur, &mut out);
-    out
-}
-
-/// The class, among compiled `.class` files, that declares `main(String[])`: its constant pool
-/// holds both the name `main` and the descriptor `([Ljava/lang/String;)V`. A class that merely
-/// *calls* another's main has them too, so a top-level class wins over a nested one, then the
-/// shorter name.
-pub fn java_main_class(program: &FileTree) -> Option<String> {
-    fn has(hay: &[u8], needle: &[u8]) -> bool {
-        hay.windows(needle.len()).any(|w| w == needle)
-    }
-    let mut candidates: Vec<String> = program
-        .iter()
-        .filter(|(name, data, _)| {
-            name.ends_with(".class") && has(data, b"([Ljava/lang/String;)V") && has(data, b"\x00\x04main")
-        })
-        .map(|(name, _, _)| name.trim_end_matches(".class").replace('/', "."))
-        .collect();
-    candidates.sort_by_key(|c| (c.contains('$'), c.len()));
-    candidates.into_iter().next()
+/// Fills in `{memory_mb}`, the run's memory limit in MiB, in a command or an environment: how a
+/// runtime with a heap limit of its own (the JVM, Node, .NET, Go, GHC, BEAM, …) is told the limit.
+pub fn with_memory(args: &[String], memory_limit: u64) -> Vec<String> {
+    let memory_limit = memory_limit.max(1 << 20);
+    let vars = [
+        ("memory_mb", (memory_limit >> 20).to_string()),
+        ("memory_bytes", memory_limit.to_string()),
+        ("memory_words", (memory_limit / 8).to_string()),
+    ];
+    args.iter().map(|a| substitute(a, &vars)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn public_class_is_found_past_comments_and_strings() {
-        let src = "// public class Fake {}\n/* public class Nope */ import java.util.*;\nclass A {}\npublic final class Solution { String s = \"public class X\"; }";
-        assert_eq!(java_public_class(src).as_deref(), Some("Solution"));
-        assert_eq!(java_public_class("class Main {}"), None);
-    }
 
     #[test]
     fn a_language_without_its_toolchain_is_not_offered() {
@@ -392,10 +375,10 @@ mod tests {
         .expect("write table");
         let (offered, missing) = load(Some(&table)).expect("valid table");
         assert_eq!(offered.len(), 1);
-        assert_eq!(offered[0].info.id, "sh");
-        assert_eq!(offered[0].info.version, "sh 1");
+        assert_eq!(offered[0].id(), "sh");
+        assert_eq!(offered[0].info().expect("a version").version, "sh 1");
         assert!(
-            offered[0].run_command("/prog", 0, &Vec::new())[0].starts_with('/'),
+            offered[0].run_command("/prog", &Vec::new()).expect("a command")[0].starts_with('/'),
             "resolved to a path"
         );
         assert_eq!(missing.len(), 1);
@@ -407,6 +390,14 @@ mod tests {
     fn builtin_table_parses() {
         let t: LanguageTable = serde_yaml::from_str(BUILTIN_LANGUAGES).expect("valid table");
         let ids: Vec<&str> = t.languages.iter().map(|l| l.id.as_str()).collect();
-        assert_eq!(ids, ["c", "cpp", "python3", "rust", "java", "javascript"]);
+        assert_eq!(ids[..6], ["c", "cpp", "python3", "rust", "java", "javascript"]);
+        assert!(ids.len() >= 25, "{ids:?}");
+        for spec in &t.languages {
+            assert_eq!(
+                language_of_file(Path::new(&format!("x{}", spec.suffix()))).as_deref(),
+                Some(spec.id.as_str()),
+                "each language's example files are told apart"
+            );
+        }
     }
 }

@@ -36,8 +36,9 @@
 //! [`JudgeConfig::helper`] at the `judge-worker` binary.
 
 pub mod judge;
+pub mod jvm;
 pub mod language;
 pub mod serve;
 
-pub use judge::{Judge, JudgeConfig, JudgeError, JudgeOptions, Progress};
+pub use judge::{Judge, JudgeConfig, JudgeError, JudgeOptions, Overshoot, Progress};
 pub use language::LanguageInfo;

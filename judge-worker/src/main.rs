@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use judge_worker::{Judge, JudgeConfig, JudgeOptions, Progress};
+use judge_worker::{Judge, JudgeConfig, JudgeOptions, Overshoot, Progress};
 use problem_package::ProblemPackage;
 use sandbox::zygote;
 
@@ -24,6 +24,22 @@ struct Cli {
     /// Sandbox slot `n` runs as uid and gid `uid_base + n`; give concurrent judges distinct ranges.
     #[arg(long, global = true, default_value_t = JudgeConfig::default().uid_base)]
     uid_base: u32,
+    /// How far past its time limit a run's wall clock may go: the greater of the terms, each a time
+    /// (`1s`, `500ms`) or a share of the limit (`10%`).
+    #[arg(
+        long,
+        global = true,
+        env = "JUDGE_WALL_TIME_OVERSHOOT",
+        default_value = "1s|10%"
+    )]
+    wall_time_overshoot: Overshoot,
+    /// CPUs the sandbox slots are pinned to, one each (`0-3,6`); default: those this process may
+    /// run on. `none`: no pinning.
+    #[arg(long, global = true, env = "JUDGE_CPUS", value_parser = parse_cpus)]
+    cpus: Option<CpuChoice>,
+    /// Submissions `serve` judges at once (sandbox slots); default and maximum: one per CPU.
+    #[arg(long, global = true, env = "JUDGE_SLOTS")]
+    slots: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,16 +85,24 @@ fn main() -> ExitCode {
         _ => common::telemetry::init_with_default("judge-worker", "warn"),
     }
     let default_tl = Duration::from_secs_f64(cli.default_time_limit.max(0.001));
+    let (pin_cpus, cpus) = match cli.cpus.clone() {
+        None => (true, Vec::new()),
+        Some(CpuChoice::Unpinned) => (false, Vec::new()),
+        Some(CpuChoice::Cpus(list)) => (true, list),
+    };
     let config = JudgeConfig {
         languages_file: cli.languages.clone(),
         slots: 1,
         default_time_limit: default_tl,
         uid_base: cli.uid_base,
+        wall_time_overshoot: cli.wall_time_overshoot,
+        pin_cpus,
+        cpus,
         ..JudgeConfig::default()
     };
     match cli.command {
         Command::Serve => {
-            let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let slots = cli.slots.unwrap_or(JudgeConfig::default().slots);
             let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
             let cache = std::env::var_os("JUDGE_CACHE_DIR")
                 .map(PathBuf::from)
@@ -225,6 +249,35 @@ fn print_table(report: &common::JudgeReport) {
     if let Some(e) = &report.error {
         let _ = writeln!(out, "judge error: {e}");
     }
+}
+
+#[derive(Debug, Clone)]
+enum CpuChoice {
+    Unpinned,
+    Cpus(Vec<usize>),
+}
+
+/// `none`, or CPU numbers and ranges separated by commas (`0-3,6`), as in `/sys`'s cpu lists.
+fn parse_cpus(s: &str) -> Result<CpuChoice, String> {
+    if s.trim() == "none" {
+        return Ok(CpuChoice::Unpinned);
+    }
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{part:?} is not a CPU or a range"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(num(a)?..=num(b)?),
+            None => out.push(num(part)?),
+        }
+    }
+    if out.is_empty() {
+        return Err("no CPU given".into());
+    }
+    Ok(CpuChoice::Cpus(out))
 }
 
 fn fatal(e: &dyn std::fmt::Display) -> ExitCode {

@@ -1,11 +1,13 @@
 //! One control group per sandbox slot: created once, reset between runs, removed on drop.
 //!
-//! cgroup v1 (separate `memory`, `pids` and `cpuacct` hierarchies, as on the machines here) is the
-//! tested path. cgroup v2 is used when v1 is not, and our cgroup delegates the `memory` and `pids`
-//! controllers (the judge moves itself into a leaf to enable them below it); CPU time comes from
-//! `cpu.stat`, which needs no controller. That path is written to the kernel's documentation but
-//! not exercised here (no v2-only machine). Otherwise the sandbox runs with rlimits only and
-//! [`Cgroups::detect`] says why.
+//! cgroup v1 (separate `memory`, `pids`, `cpuacct` and `cpuset` hierarchies, as on the machines
+//! here) and cgroup v2 (used when v1 is not, and our cgroup delegates the `memory` and `pids`
+//! controllers; the judge moves itself into a leaf to enable them below it; CPU time comes from
+//! `cpu.stat`, which needs no controller) are both tested: v1 on the host, v2 in a virtual machine
+//! (`make test-cgroup-v2`, see `scripts/cgroup-v2-vm.sh`). Otherwise the sandbox runs with rlimits
+//! only and [`Cgroups::detect`] says why. A slot given a CPU gets a `cpuset` holding only that CPU
+//! where the controller is there (v1: its own hierarchy; v2: delegated like the others); without
+//! it, the zygote's affinity is all that pins the runs.
 //!
 //! The slot's zygote process lives inside the slot's cgroup, so that every run it forks is born
 //! there: moving a process between v1 cgroups costs an RCU grace period (milliseconds), forking
@@ -29,9 +31,12 @@ pub enum Cgroups {
         memory: PathBuf,
         pids: PathBuf,
         cpuacct: PathBuf,
+        /// The `cpuset` hierarchy, when mounted and writable.
+        cpuset: Option<PathBuf>,
     },
-    /// Our own v2 cgroup, below which slot cgroups go.
-    V2 { parent: PathBuf },
+    /// Our own v2 cgroup, below which slot cgroups go; `cpuset`: that controller is enabled below
+    /// it.
+    V2 { parent: PathBuf, cpuset: bool },
     /// No usable cgroups: the reason, for the start-up warning.
     Unavailable(String),
 }
@@ -58,15 +63,19 @@ impl Cgroups {
         format!("{PREFIX}{}-uid{uid}", std::process::id())
     }
 
-    pub fn create_slot(&self, uid: u32) -> io::Result<SlotCgroup> {
+    /// Creates the cgroup of the slot that runs as `uid`, its runs held to `cpu` when given.
+    pub fn create_slot(&self, uid: u32, cpu: Option<usize>) -> io::Result<SlotCgroup> {
         let name = Self::slot_name(uid);
         match self {
             Cgroups::V1 {
                 memory,
                 pids,
                 cpuacct,
+                cpuset,
             } => {
-                let dirs = [memory.join(&name), pids.join(&name), cpuacct.join(&name)];
+                let cpuset = cpuset.as_ref().filter(|_| cpu.is_some());
+                let mut dirs = vec![memory.join(&name), pids.join(&name), cpuacct.join(&name)];
+                dirs.extend(cpuset.map(|c| c.join(&name)));
                 for (i, d) in dirs.iter().enumerate() {
                     if let Err(e) = fs::create_dir(d) {
                         for created in &dirs[..i] {
@@ -75,23 +84,36 @@ impl Cgroups {
                         return Err(with_path(e, d));
                     }
                 }
-                let [memory, pids, cpuacct] = dirs;
-                let memsw = memory.join("memory.memsw.limit_in_bytes").exists();
+                let cpuset = dirs.get(3).cloned();
+                let slot = SlotCgroup::new(SlotKind::V1 {
+                    memsw: dirs[0].join("memory.memsw.limit_in_bytes").exists(),
+                    memory: dirs[0].clone(),
+                    pids: dirs[1].clone(),
+                    cpuacct: dirs[2].clone(),
+                    cpuset: cpuset.clone(),
+                });
                 // No swap for solutions: swapped pages would escape the memory limit.
-                let _ = write(&memory.join("memory.swappiness"), "0");
-                let _ = write(&memory.join("memory.move_charge_at_immigrate"), "0");
-                Ok(SlotCgroup::new(SlotKind::V1 {
-                    memory,
-                    pids,
-                    cpuacct,
-                    memsw,
-                }))
+                let _ = write(&dirs[0].join("memory.swappiness"), "0");
+                let _ = write(&dirs[0].join("memory.move_charge_at_immigrate"), "0");
+                if let (Some(dir), Some(cpu)) = (&cpuset, cpu) {
+                    // A v1 cpuset starts empty: memory nodes first (those of the parent), then the
+                    // CPU, or no task may join it. (`slot` removes the directories if this fails.)
+                    let parent = dir.parent().unwrap_or(dir);
+                    let mems = fs::read_to_string(parent.join("cpuset.mems"))?;
+                    write(&dir.join("cpuset.mems"), mems.trim())?;
+                    write(&dir.join("cpuset.cpus"), &cpu.to_string())?;
+                }
+                Ok(slot)
             }
-            Cgroups::V2 { parent } => {
+            Cgroups::V2 { parent, cpuset } => {
                 let dir = parent.join(&name);
                 fs::create_dir(&dir).map_err(|e| with_path(e, &dir))?;
+                let slot = SlotCgroup::new(SlotKind::V2 { dir: dir.clone() });
                 let _ = write(&dir.join("memory.swap.max"), "0");
-                Ok(SlotCgroup::new(SlotKind::V2 { dir }))
+                if let (true, Some(cpu)) = (*cpuset, cpu) {
+                    write(&dir.join("cpuset.cpus"), &cpu.to_string())?;
+                }
+                Ok(slot)
             }
             Cgroups::Unavailable(_) => Ok(SlotCgroup::new(SlotKind::None)),
         }
@@ -105,8 +127,13 @@ impl Cgroups {
                 memory,
                 pids,
                 cpuacct,
-            } => vec![memory, pids, cpuacct],
-            Cgroups::V2 { parent } => vec![parent],
+                cpuset,
+            } => {
+                let mut v: Vec<&Path> = vec![memory, pids, cpuacct];
+                v.extend(cpuset.as_deref());
+                v
+            }
+            Cgroups::V2 { parent, .. } => vec![parent],
             Cgroups::Unavailable(_) => vec![],
         };
         for parent in parents {
@@ -182,10 +209,17 @@ fn detect() -> Result<Cgroups, String> {
         let probe = memory.join(format!("{PREFIX}probe-{}", std::process::id()));
         fs::create_dir(&probe).map_err(|e| format!("cannot create a cgroup in {}: {e}", memory.display()))?;
         let _ = fs::remove_dir(&probe);
+        let cpuset = v1_dir("cpuset").filter(|dir| {
+            let probe = dir.join(format!("{PREFIX}probe-{}", std::process::id()));
+            let ok = fs::create_dir(&probe).is_ok();
+            let _ = fs::remove_dir(&probe);
+            ok
+        });
         return Ok(Cgroups::V1 {
             memory,
             pids,
             cpuacct,
+            cpuset,
         });
     }
     if let Some((mount, root)) = v2 {
@@ -203,8 +237,14 @@ fn detect() -> Result<Cgroups, String> {
         }
         // Slot cgroups are our children, so the controllers must be enabled below us. The "no
         // internal processes" rule forbids that while our own cgroup holds processes: move
-        // ourselves into a leaf of our own first (untested here: these machines run cgroup v1).
-        let enable = || write(&parent.join("cgroup.subtree_control"), "+memory +pids");
+        // ourselves into a leaf of our own first.
+        let cpuset = offered.contains(&"cpuset");
+        let wanted = if cpuset {
+            "+memory +pids +cpuset"
+        } else {
+            "+memory +pids"
+        };
+        let enable = || write(&parent.join("cgroup.subtree_control"), wanted);
         if enable().is_err() {
             let leaf = parent.join(format!("{PREFIX}{}-self", std::process::id()));
             match fs::create_dir(&leaf) {
@@ -221,7 +261,7 @@ fn detect() -> Result<Cgroups, String> {
                 )
             })?;
         }
-        return Ok(Cgroups::V2 { parent });
+        return Ok(Cgroups::V2 { parent, cpuset });
     }
     Err("no cgroup v1 memory+pids+cpuacct hierarchies and no cgroup v2 mounted".to_owned())
 }
@@ -232,6 +272,7 @@ enum SlotKind {
         memory: PathBuf,
         pids: PathBuf,
         cpuacct: PathBuf,
+        cpuset: Option<PathBuf>,
         memsw: bool,
     },
     V2 {
@@ -290,12 +331,17 @@ impl SlotCgroup {
                 memory,
                 pids,
                 cpuacct,
+                cpuset,
                 ..
-            } => vec![
-                memory.join("cgroup.procs"),
-                pids.join("cgroup.procs"),
-                cpuacct.join("cgroup.procs"),
-            ],
+            } => {
+                let mut v = vec![
+                    memory.join("cgroup.procs"),
+                    pids.join("cgroup.procs"),
+                    cpuacct.join("cgroup.procs"),
+                ];
+                v.extend(cpuset.as_ref().map(|c| c.join("cgroup.procs")));
+                v
+            }
             SlotKind::V2 { dir } => vec![dir.join("cgroup.procs")],
             SlotKind::None => vec![],
         }
@@ -328,6 +374,7 @@ impl SlotCgroup {
                 pids,
                 cpuacct,
                 memsw,
+                ..
             } => {
                 if self.limit != Some((memory, processes)) {
                     if *memsw {
@@ -426,15 +473,19 @@ impl SlotCgroup {
 }
 
 impl SlotCgroup {
-    #[allow(dead_code)]
     fn dirs(&self) -> Vec<&Path> {
         match &self.kind {
             SlotKind::V1 {
                 memory,
                 pids,
                 cpuacct,
+                cpuset,
                 ..
-            } => vec![memory, pids, cpuacct],
+            } => {
+                let mut v: Vec<&Path> = vec![memory, pids, cpuacct];
+                v.extend(cpuset.as_deref());
+                v
+            }
             SlotKind::V2 { dir } => vec![dir],
             SlotKind::None => vec![],
         }

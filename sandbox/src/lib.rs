@@ -55,13 +55,30 @@
 //!   `memory.memsw` is set equal when present). `malloc` does not fail first, it is killed.
 //! - `processes`: tasks (processes *and* threads) alive at once, cgroup `pids.max`. `fork`,
 //!   `clone` and `pthread_create` fail with `EAGAIN` at the limit.
-//! - `file_size`: bytes per file written, standard output included (`RLIMIT_FSIZE`). A write past
-//!   it raises `SIGXFSZ` (the program dies) or, if ignored, fails with `EFBIG`.
+//! - `file_size`: bytes per file written, standard output included when it goes to a file
+//!   (`RLIMIT_FSIZE`). A write past it raises `SIGXFSZ` (the program dies) or, if ignored, fails
+//!   with `EFBIG`. A captured stream ([`Sink::Capture`]) is a pipe, never counted here.
 //! - `open_files`: descriptors per process (`RLIMIT_NOFILE`); `open` fails with `EMFILE`.
 //! - `stack`: bytes of main-thread stack (`RLIMIT_STACK`), `SIGSEGV` past it. Defaults to
 //!   `memory`: recursion is limited by memory, as on most judges.
 //! - `address_space`: optional `RLIMIT_AS` per process; off by default, on when no cgroup can
 //!   be used (the only memory limit left then).
+//!
+//! # Standard streams ([`Stdio`])
+//!
+//! Standard input is a descriptor of the caller's or `/dev/null`. Standard output and standard
+//! error each go to a descriptor of the caller's ([`Sink::Fd`], a file: bounded by `file_size`) or
+//! are captured ([`Sink::Capture`]): a pipe the sandbox drains while the program runs, keeping its
+//! first and last bytes ([`Captured`]). A captured stream never blocks, never fills a disk and never
+//! ends a run however much is written to it: a program flooding it runs on until another limit
+//! ends it. Both captured: one pipe, interleaved as written (a compiler's output).
+//!
+//! # CPUs
+//!
+//! A slot given a CPU ([`SandboxConfig::cpus`]) runs every program on that CPU only: its cgroup's
+//! `cpuset` (v1 or v2) holds exactly that CPU, and its zygote's affinity too (which is all there is
+//! without a cpuset). A program's children cannot wander to another core, and two slots given two
+//! CPUs never share one, so a program's time does not move with what the other slot runs.
 //!
 //! # Where limits fail
 //!
@@ -74,6 +91,7 @@
 //! of the run is killed in both modes. Without cgroups, what a run writes to `/box` and `/tmp`
 //! is bounded by their tmpfs size only, not by its memory limit.
 
+mod capture;
 pub mod cgroup;
 pub mod files;
 mod pool;
@@ -92,6 +110,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
+use capture::Capture;
+pub use capture::Captured;
 pub use cgroup::Cgroups;
 use cgroup::SlotCgroup;
 pub use pool::{SandboxPool, SlotGuard};
@@ -179,6 +199,8 @@ pub struct RunResult {
     pub limit: Option<LimitExceeded>,
     /// The program never started: why (`execve` failed, …). Not the program's fault.
     pub exec_error: Option<String>,
+    /// What the program wrote to its captured streams ([`Sink::Capture`]); empty when none was.
+    pub captured: Captured,
 }
 
 /// A program to run inside a sandbox.
@@ -196,8 +218,19 @@ pub struct Command {
 /// Where the program's standard streams go. `stdin: None` is `/dev/null`.
 pub struct Stdio<'a> {
     pub stdin: Option<BorrowedFd<'a>>,
-    pub stdout: BorrowedFd<'a>,
-    pub stderr: BorrowedFd<'a>,
+    pub stdout: Sink<'a>,
+    pub stderr: Sink<'a>,
+}
+
+/// Where an output stream goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Sink<'a> {
+    /// A descriptor of the caller's (a file: what is written there counts against `file_size`).
+    Fd(BorrowedFd<'a>),
+    /// A pipe drained by the sandbox, keeping at most this many bytes: the first three quarters,
+    /// the last quarter ([`RunResult::captured`]). Never counts against a limit. Both streams
+    /// captured share one pipe and the larger bound.
+    Capture(usize),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -226,6 +259,38 @@ pub struct SandboxConfig {
     pub scratch_size: u64,
     /// Run with rlimits only even where cgroups could be used (to test that mode).
     pub disable_cgroups: bool,
+    /// CPUs to pin the slots to: slot `n` runs on `cpus[n % len]` only. Empty: not pinned.
+    pub cpus: Vec<usize>,
+}
+
+/// The CPUs this process may run on (`sched_getaffinity`), in order: what slots may be pinned to.
+pub fn allowed_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
+
+/// Keeps every thread of this process (the judge: its async runtime, its bookkeeping) on `cpus`,
+/// off the CPUs its slots are pinned to. Threads started later inherit it from their creator.
+pub fn confine_own_threads(cpus: &[usize]) -> std::io::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        set.set(c).map_err(std::io::Error::from)?;
+    }
+    for entry in fs::read_dir("/proc/self/task")? {
+        let Ok(tid) = entry?.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // A thread may have ended since the listing: only the first thread's failure matters.
+        let r = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set);
+        if tid == std::process::id() as i32 {
+            r.map_err(std::io::Error::from)?;
+        }
+    }
+    Ok(())
 }
 
 /// Default read-only binds: the system's programs and libraries, and the few files of `/etc` a
@@ -253,6 +318,8 @@ pub fn default_binds() -> Vec<Bind> {
 /// One prepared sandbox slot. Not `Sync`: one run at a time; use a [`SandboxPool`] to share.
 pub struct Sandbox {
     slot: usize,
+    /// The CPU this slot is pinned to, if any.
+    cpu: Option<usize>,
     dir: PathBuf,
     config: SandboxConfig,
     cgroup: SlotCgroup,
@@ -289,10 +356,12 @@ impl Sandbox {
             chown(&d, Some(owner), Some(owner))?;
         }
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
-        let cgroup = cgroups.create_slot(uid)?;
-        let (sock, helper) = spawn_zygote(config, &dir, uid, &cgroup)?;
+        let cpu = (!config.cpus.is_empty()).then(|| config.cpus[slot % config.cpus.len()]);
+        let cgroup = cgroups.create_slot(uid, cpu)?;
+        let (sock, helper) = spawn_zygote(config, &dir, uid, cpu, &cgroup)?;
         let mut sandbox = Sandbox {
             slot,
+            cpu,
             dir,
             config: config.clone(),
             cgroup,
@@ -331,7 +400,7 @@ impl Sandbox {
         let _ = self.helper.wait();
         self.cgroup.kill_all()?;
         let uid = self.config.uid_base + self.slot as u32;
-        let (sock, helper) = spawn_zygote(&self.config, &self.dir, uid, &self.cgroup)?;
+        let (sock, helper) = spawn_zygote(&self.config, &self.dir, uid, self.cpu, &self.cgroup)?;
         self.sock = sock;
         self.helper = helper;
         self.wait_ready()
@@ -339,6 +408,11 @@ impl Sandbox {
 
     pub fn slot(&self) -> usize {
         self.slot
+    }
+
+    /// The CPU every run of this slot is pinned to, if any.
+    pub fn cpu(&self) -> Option<usize> {
+        self.cpu
     }
 
     /// `/box`, the writable work directory, as the judge reaches it (through the zygote's root:
@@ -440,12 +514,27 @@ impl Sandbox {
             },
         };
         let stdin = stdio.stdin.unwrap_or(self.dev_null.as_fd());
-        let fds = [
-            stdin.as_raw_fd(),
-            stdio.stdout.as_raw_fd(),
-            stdio.stderr.as_raw_fd(),
-        ];
+        let keep = [stdio.stdout, stdio.stderr]
+            .iter()
+            .filter_map(|s| match s {
+                Sink::Capture(n) => Some(*n),
+                Sink::Fd(_) => None,
+            })
+            .max();
+        let mut capture = keep.map(Capture::new).transpose()?;
+        let sink_fd = |sink: Sink<'_>| match sink {
+            Sink::Fd(fd) => fd.as_raw_fd(),
+            Sink::Capture(_) => capture
+                .as_ref()
+                .and_then(Capture::write_fd)
+                .expect("a capture exists for a captured stream"),
+        };
+        let fds = [stdin.as_raw_fd(), sink_fd(stdio.stdout), sink_fd(stdio.stderr)];
         zygote::send(self.sock.as_raw_fd(), &request, &fds).map_err(|_| SandboxError::ZygoteDied)?;
+        if let Some(c) = &mut capture {
+            // The zygote holds its own copy now; the pipe ends when the run's processes are gone.
+            c.close_write();
+        }
         let start = Instant::now();
         let mut killed: Option<LimitExceeded> = None;
         // cpuacct readings taken while a task runs are not always monotonic with the final one;
@@ -471,8 +560,11 @@ impl Sandbox {
                 }
             }
             // Sleep until the soonest moment a limit could be crossed: CPU can be spent at most
-            // `cores` times faster than wall time.
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+            // `cores` times faster than wall time (one core when the slot is pinned).
+            let cores = match self.cpu {
+                Some(_) => 1,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get()) as u32,
+            };
             let cpu_left = limits.cpu_time.saturating_sub(cpu) / (2 * cores);
             let wall_left = limits.wall_time.saturating_sub(elapsed);
             let wait = if killed.is_some() {
@@ -484,14 +576,26 @@ impl Sandbox {
             } else {
                 wall_left.clamp(Duration::from_millis(1), Duration::from_millis(100))
             };
-            let mut pfd = libc::pollfd {
-                fd: self.sock.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: poll on one valid descriptor.
-            let n = unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as i32) };
-            if n > 0 {
+            let mut pfds = [
+                libc::pollfd {
+                    fd: self.sock.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: capture.as_ref().map_or(-1, Capture::poll_fd),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll on valid descriptors (a negative one is ignored).
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), 2, wait.as_millis() as i32) };
+            if n > 0 && pfds[1].revents != 0 {
+                if let Some(c) = &mut capture {
+                    c.drain()?;
+                }
+            }
+            if n > 0 && pfds[0].revents != 0 {
                 match zygote::recv::<Reply>(self.sock.as_raw_fd()) {
                     Ok(Some((reply @ Reply::Finished { .. }, _))) => break reply,
                     Ok(Some(_)) => continue,
@@ -501,6 +605,17 @@ impl Sandbox {
         };
         // Whatever the main process did, nothing of the run survives it.
         self.cgroup.kill_all()?;
+        let captured = match capture {
+            Some(mut c) => {
+                // Every writer is dead: what is left in the pipe is all there is.
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while !c.drain()? && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                c.finish()
+            }
+            None => Captured::default(),
+        };
         let Reply::Finished {
             status,
             wall_ns,
@@ -542,6 +657,7 @@ impl Sandbox {
             memory,
             limit,
             exec_error,
+            captured,
         })
     }
 }
@@ -585,10 +701,12 @@ fn spawn_zygote(
     config: &SandboxConfig,
     dir: &Path,
     uid: u32,
+    cpu: Option<usize>,
     cgroup: &SlotCgroup,
 ) -> Result<(OwnedFd, Child), SandboxError> {
     let zcfg = ZygoteConfig {
         uid,
+        cpu,
         gid: uid,
         root: dir.join("root"),
         scratch_size: config.scratch_size,

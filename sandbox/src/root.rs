@@ -19,6 +19,14 @@ pub(crate) fn build(cfg: &ZygoteConfig) -> Result<(), String> {
     for procs in &cfg.cgroup_procs {
         fs::write(procs, "0").map_err(|e| format!("join cgroup {}: {e}", procs.display()))?;
     }
+    // The cgroup's cpuset already holds the runs to the slot's CPU where there is one; the
+    // affinity does it where there is none (rlimits only), and every run inherits it.
+    if let Some(cpu) = cfg.cpu {
+        let mut set = nix::sched::CpuSet::new();
+        set.set(cpu).map_err(|e| format!("cpu {cpu}: {e}"))?;
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+            .map_err(|e| format!("pin to cpu {cpu}: {e}"))?;
+    }
     // The OOM killer must pick the run, never the zygote that shares its cgroup: lowering our own
     // score needs CAP_SYS_RESOURCE, which containers often drop, so runs raise theirs instead.
     let _ = fs::write("/proc/self/oom_score_adj", "-1000");

@@ -57,6 +57,8 @@ impl Bind {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ZygoteConfig {
     pub uid: u32,
+    /// The CPU every run is pinned to, if any.
+    pub cpu: Option<usize>,
     pub gid: u32,
     /// Empty host directory on which the root tmpfs is mounted.
     pub root: PathBuf,

@@ -366,8 +366,8 @@ async fn every_language_and_verdict_through_the_stack() {
         return;
     }
     let (stack, _admin, user) = stack_with_aplusb(StackOptions {
-        max_queued: 100,
-        per_minute: 100,
+        max_queued: 200,
+        per_minute: 300,
         ..StackOptions::default()
     })
     .await;
@@ -376,15 +376,8 @@ async fn every_language_and_verdict_through_the_stack() {
     // Every example solution of A+B, filed by the verdict it must get, in every language.
     let mut expected = Vec::new();
     for (file, verdict) in system_tests::example_submissions("aplusb") {
-        let language = match file.extension().and_then(|e| e.to_str()) {
-            Some("c") => "c",
-            Some("cpp") => "cpp",
-            Some("py") => "python3",
-            Some("rs") => "rust",
-            Some("java") => "java",
-            Some("js") => "javascript",
-            other => panic!("an example in an unknown language: {other:?}"),
-        };
+        let language = judge_worker::language::language_of_file(&file)
+            .unwrap_or_else(|| panic!("an example in an unknown language: {}", file.display()));
         let source = std::fs::read_to_string(&file).unwrap();
         let (status, created, _) = submit(
             &stack,
@@ -396,8 +389,8 @@ async fn every_language_and_verdict_through_the_stack() {
         let id = created["id"].as_str().unwrap().to_owned();
         expected.push((file, language, verdict.to_owned(), id));
     }
-    let languages: std::collections::BTreeSet<_> = expected.iter().map(|e| e.1).collect();
-    assert_eq!(languages.len(), 6, "{languages:?}");
+    let languages: std::collections::BTreeSet<_> = expected.iter().map(|e| e.1.clone()).collect();
+    assert!(languages.len() >= 25, "{languages:?}");
     let verdicts: std::collections::BTreeSet<_> = expected.iter().map(|e| e.2.as_str()).collect();
     assert_eq!(verdicts.len(), 7, "{verdicts:?}");
     for (file, language, verdict, id) in &expected {

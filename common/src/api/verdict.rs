@@ -58,6 +58,10 @@ pub struct TestResult {
     /// `wrong_answer`; short, never the test data itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What the program wrote on standard error (its start and its end, a few KiB), on sample
+    /// tests only: a secret test's could carry its data out. Standard error is never output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
 }
 
 /// The outcome of judging one submission.

@@ -1,14 +1,11 @@
 //! Compiling a source in a sandbox slot and taking the program out of it.
 
-use std::fs::File;
-use std::os::fd::AsFd;
-
 use common::Verdict;
 
 use super::{Failure, JudgeConfig};
 use crate::language::Language;
 use sandbox::files::{self, FileTree};
-use sandbox::{Command, LimitExceeded, Sandbox, Stdio};
+use sandbox::{Command, LimitExceeded, Sandbox, Sink, Stdio};
 
 /// Compiler output kept in a report.
 pub(super) const COMPILE_OUTPUT_LIMIT: usize = 16 * 1024;
@@ -22,6 +19,8 @@ pub(super) struct Program {
     pub(super) run: Vec<String>,
     pub(super) env: Vec<String>,
     pub(super) memory_allowance: u64,
+    /// Smallest file-size limit the runtime itself needs.
+    pub(super) min_file_size: u64,
     pub(super) out_of_memory: Vec<String>,
 }
 
@@ -45,29 +44,31 @@ pub(super) fn compile(
     files::empty_dir(&slot.tmp_dir()).map_err(|e| internal(&e))?;
     let source_name = language.source_name(source);
     files::write_new(&slot.box_dir(), &source_name, source, 0o644).map_err(|e| internal(&e))?;
+    for (name, contents) in &language.extra_files {
+        files::write_new(&slot.box_dir(), name, contents.as_bytes(), 0o644).map_err(|e| internal(&e))?;
+    }
     let mut output = String::new();
     if let Some(argv) = language.compile_command(&source_name) {
         let mut limits = config.compile_limits.clone();
         limits.memory = limits.memory.max(language.compile_memory.unwrap_or(0));
-        let log_path = slot.io_dir().join("compile");
-        let log = File::create(&log_path).map_err(|e| internal(&e))?;
+        // Both streams into one bounded capture: a compiler that floods its output (templates!)
+        // fills neither a disk nor the report.
         let run = slot
             .run(
                 &Command {
                     argv,
-                    env: language.env(),
+                    env: crate::language::with_memory(&language.env(), limits.memory),
                     cwd: "/box".into(),
                 },
                 &limits,
                 Stdio {
                     stdin: None,
-                    stdout: log.as_fd(),
-                    stderr: log.as_fd(),
+                    stdout: Sink::Capture(COMPILE_OUTPUT_LIMIT),
+                    stderr: Sink::Capture(COMPILE_OUTPUT_LIMIT),
                 },
             )
             .map_err(|e| internal(&e))?;
-        let text = std::fs::read(&log_path).unwrap_or_default();
-        output = truncate(&String::from_utf8_lossy(&text), COMPILE_OUTPUT_LIMIT);
+        output = run.captured.text();
         if let Some(e) = run.exec_error {
             return Err((
                 Failure::Internal(format!("cannot start the compiler: {e}")),
@@ -101,12 +102,20 @@ pub(super) fn compile(
         let msg = e.to_string();
         (Failure::Verdict(Verdict::CompilationError, msg.clone()), msg)
     })?;
-    let run = language.run_command(dir, 0, &files);
+    let run = language.run_command(dir, &files).map_err(|why| {
+        let msg = if output.trim().is_empty() {
+            why
+        } else {
+            format!("{output}\n{why}")
+        };
+        (Failure::Verdict(Verdict::CompilationError, msg.clone()), msg)
+    })?;
     Ok((
         Program {
             run,
             env: language.env(),
             memory_allowance: language.memory_allowance,
+            min_file_size: language.min_file_size,
             out_of_memory: language.out_of_memory.clone(),
             files,
         },

@@ -16,25 +16,32 @@ use sandbox::files;
 use sandbox::{default_binds, Bind, Limits, Sandbox, SandboxConfig, SandboxError, SandboxPool};
 
 mod compile;
+mod overshoot;
 mod run;
 
 use compile::{compile, install, Program};
+pub use overshoot::Overshoot;
 
 #[derive(Debug, Clone)]
 pub struct JudgeConfig {
     /// Language table; `None`: the one shipped with the judge.
     pub languages_file: Option<PathBuf>,
-    /// Concurrent submissions (sandbox slots).
+    /// Concurrent submissions (sandbox slots); never more than the CPUs the slots may use.
     pub slots: usize,
+    /// Pin each slot to a CPU of its own (see [`JudgeConfig::cpus`]).
+    pub pin_cpus: bool,
+    /// The CPUs the slots may use; empty: those this process may run on (`sched_getaffinity`).
+    /// A judge with fewer slots than CPUs starts at CPU `pid mod n`, so that small judges sharing a
+    /// machine spread over it, and keeps its own threads on the CPUs no slot uses.
+    pub cpus: Vec<usize>,
     /// Our own binary, which doubles as the sandbox zygote; `None`: the running executable.
     pub helper: Option<PathBuf>,
     /// Where slot directories live; `None`: a temporary directory.
     pub state_dir: Option<PathBuf>,
     /// Time limit of packages that set none.
     pub default_time_limit: Duration,
-    /// Wall-time limit of a test = `time limit × wall_time_factor + wall_time_extra`.
-    pub wall_time_factor: f64,
-    pub wall_time_extra: Duration,
+    /// Wall-time limit of a test: its time limit plus this.
+    pub wall_time_overshoot: Overshoot,
     /// Limits of every compile (the language may raise `memory`).
     pub compile_limits: Limits,
     /// Limits of custom output validators (their time is not the submission's).
@@ -55,12 +62,13 @@ impl Default for JudgeConfig {
     fn default() -> Self {
         JudgeConfig {
             languages_file: None,
-            slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            slots: sandbox::allowed_cpus().len().max(1),
+            pin_cpus: true,
+            cpus: Vec::new(),
             helper: None,
             state_dir: None,
             default_time_limit: Duration::from_secs(1),
-            wall_time_factor: 2.0,
-            wall_time_extra: Duration::from_secs(1),
+            wall_time_overshoot: Overshoot::default(),
             compile_limits: Limits {
                 cpu_time: Duration::from_secs(15),
                 wall_time: Duration::from_secs(30),
@@ -161,7 +169,35 @@ impl From<std::io::Error> for Failure {
 
 impl Judge {
     /// Finds the languages whose toolchain is present and prepares the sandbox slots.
-    pub fn new(config: JudgeConfig) -> Result<Judge, JudgeError> {
+    pub fn new(mut config: JudgeConfig) -> Result<Judge, JudgeError> {
+        let cpus = if config.cpus.is_empty() {
+            sandbox::allowed_cpus()
+        } else {
+            config.cpus.clone()
+        };
+        if config.slots > cpus.len() {
+            tracing::warn!(
+                slots = config.slots,
+                cpus = cpus.len(),
+                "more slots than CPUs asked for: one slot per CPU instead"
+            );
+            config.slots = cpus.len().max(1);
+        }
+        let slot_cpus = if config.pin_cpus && !cpus.is_empty() {
+            let start = std::process::id() as usize % cpus.len();
+            let ours: Vec<usize> = (0..config.slots)
+                .map(|i| cpus[(start + i) % cpus.len()])
+                .collect();
+            let spare: Vec<usize> = cpus.iter().copied().filter(|c| !ours.contains(c)).collect();
+            if !spare.is_empty() {
+                if let Err(e) = sandbox::confine_own_threads(&spare) {
+                    tracing::warn!(error = %e, "cannot keep the judge's threads off the slots' CPUs");
+                }
+            }
+            ours
+        } else {
+            Vec::new()
+        };
         let (languages, unavailable) = language::load(config.languages_file.as_deref())?;
         for u in &unavailable {
             tracing::warn!(language = %u.id, reason = %u.reason, "language not offered");
@@ -188,6 +224,7 @@ impl Judge {
             uid_base: config.uid_base,
             scratch_size: config.scratch_size,
             disable_cgroups: config.disable_cgroups,
+            cpus: slot_cpus,
         };
         let pool = match &config.state_dir {
             Some(_) => SandboxPool::new(&sandbox_config, config.slots)?,
@@ -202,9 +239,27 @@ impl Judge {
         })
     }
 
-    /// The languages offered, with the versions their toolchains report.
+    /// The languages offered, with the versions their toolchains report (asked once, all at once;
+    /// a language whose version command fails is left out, with a warning).
     pub fn languages(&self) -> Vec<LanguageInfo> {
-        self.languages.iter().map(|l| l.info.clone()).collect()
+        let infos: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = self.languages.iter().map(|l| s.spawn(move || l.info())).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("version probe panicked".into())))
+                .collect()
+        });
+        infos
+            .into_iter()
+            .zip(&self.languages)
+            .filter_map(|(info, l)| match info {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    tracing::warn!(language = l.id(), error = %e, "language not offered: no version");
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Languages of the table that are not offered, and why.

@@ -7,10 +7,17 @@ use common::{TestResult, Verdict};
 
 use super::compile::{truncate, Program};
 use super::{Failure, Judge};
+use crate::language::with_memory;
 use problem_package::validator::{self, DefaultValidator, Judgement};
 use problem_package::{ProblemPackage, TestCase};
 use sandbox::files;
-use sandbox::{Command, ExitStatus, LimitExceeded, Limits, RunResult, Sandbox, Stdio};
+use sandbox::{Captured, Command, ExitStatus, LimitExceeded, Limits, RunResult, Sandbox, Sink, Stdio};
+
+/// Standard error kept of a run (head and tail): enough for a runtime's out-of-memory message at
+/// the end and a learner's first error at the start.
+const STDERR_KEEP: usize = 64 * 1024;
+/// Standard error shown with a sample test's result.
+const STDERR_SHOWN: usize = 4 * 1024;
 
 impl Judge {
     pub(super) fn run_test(
@@ -30,6 +37,7 @@ impl Judge {
             wall_time_ms: 0,
             memory_kb: 0,
             detail: None,
+            stderr: None,
         };
         match self.try_run_test(slot, package, program, validator, test, &mut result) {
             Ok(()) => {}
@@ -58,38 +66,39 @@ impl Judge {
         let time_limit = package.time_limit();
         let limits = Limits {
             cpu_time: time_limit,
-            wall_time: time_limit.mul_f64(self.config.wall_time_factor) + self.config.wall_time_extra,
+            wall_time: self.config.wall_time_overshoot.wall_limit(time_limit),
             memory: package.limits.memory_bytes + program.memory_allowance,
             processes: self.config.max_processes,
-            file_size: package.limits.output_bytes,
+            // The output limit, unless the runtime sizes files of its own beyond it (BEAM's JIT
+            // maps its code through an 8 MiB memfd): then the output's size is checked below.
+            file_size: package.limits.output_bytes.max(program.min_file_size),
             open_files: 256,
             stack: Some(package.limits.memory_bytes),
             address_space: None,
         };
         let input = File::open(&test.input)?;
         let out_path = slot.io_dir().join("output");
-        let err_path = slot.io_dir().join("stderr");
         let output = File::create(&out_path)?;
-        let stderr = File::create(&err_path)?;
-        let memory_mb = (package.limits.memory_bytes >> 20).max(1).to_string();
         let cmd = Command {
-            argv: program
-                .run
-                .iter()
-                .map(|a| a.replace("{memory_mb}", &memory_mb))
-                .collect(),
-            env: program.env.clone(),
+            argv: with_memory(&program.run, package.limits.memory_bytes),
+            env: with_memory(&program.env, package.limits.memory_bytes),
             cwd: "/box".into(),
         };
+        // Standard output is the answer, bounded by the output limit; standard error is never
+        // output: captured, bounded, never counted against any limit.
         let run = slot.run(
             &cmd,
             &limits,
             Stdio {
                 stdin: Some(input.as_fd()),
-                stdout: output.as_fd(),
-                stderr: stderr.as_fd(),
+                stdout: Sink::Fd(output.as_fd()),
+                stderr: Sink::Capture(STDERR_KEEP),
             },
         )?;
+        // Only a sample's: a secret test's standard error could carry its data out.
+        if test.name.starts_with("sample/") && run.captured.total > 0 {
+            result.stderr = Some(shown(&run.captured));
+        }
         result.time_ms = run.cpu_time.as_millis() as u64;
         result.wall_time_ms = run.wall_time.as_millis() as u64;
         result.memory_kb = run.memory / 1024;
@@ -124,14 +133,16 @@ impl Judge {
             }
             None => {}
         }
-        if output_len >= package.limits.output_bytes && !run.status.success() {
+        if output_len > package.limits.output_bytes
+            || (output_len >= package.limits.output_bytes && !run.status.success())
+        {
             return Err(Failure::Verdict(
                 Verdict::OutputLimitExceeded,
                 format!("output over {} bytes", package.limits.output_bytes),
             ));
         }
         if !run.status.success() {
-            if runtime_ran_out_of_memory(&err_path, &program.out_of_memory) {
+            if runtime_ran_out_of_memory(&run.captured, &program.out_of_memory) {
                 return Err(Failure::Verdict(
                     Verdict::MemoryLimitExceeded,
                     format!(
@@ -183,7 +194,6 @@ impl Judge {
         ]);
         argv.extend(test.validator_flags.iter().cloned());
         let team = File::open(out_path)?;
-        let log = File::create(slot.io_dir().join("validator"))?;
         let run = slot.run(
             &Command {
                 argv,
@@ -193,8 +203,8 @@ impl Judge {
             &self.config.validator_limits,
             Stdio {
                 stdin: Some(team.as_fd()),
-                stdout: log.as_fd(),
-                stderr: log.as_fd(),
+                stdout: Sink::Capture(4096),
+                stderr: Sink::Capture(4096),
             },
         )?;
         let message = files::read_regular(&feedback, "judgemessage.txt", 4096)?
@@ -205,7 +215,6 @@ impl Judge {
             _ => None,
         };
         validator::custom_outcome(code, &message).ok_or_else(|| {
-            let log = std::fs::read(slot.io_dir().join("validator")).unwrap_or_default();
             Failure::Internal(format!(
                 "output validator failed ({}{}): {}",
                 describe(&run),
@@ -213,27 +222,24 @@ impl Judge {
                     .as_deref()
                     .map(|e| format!(", {e}"))
                     .unwrap_or_default(),
-                truncate(&String::from_utf8_lossy(&log), 500)
+                truncate(&run.captured.text(), 500)
             ))
         })
     }
 }
 
-/// Whether the end of the run's stderr holds one of the runtime's out-of-memory messages.
-fn runtime_ran_out_of_memory(stderr: &std::path::Path, messages: &[String]) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
+/// Whether the run's standard error holds one of the runtime's out-of-memory messages.
+fn runtime_ran_out_of_memory(stderr: &Captured, messages: &[String]) -> bool {
     if messages.is_empty() {
         return false;
     }
-    let Ok(mut f) = File::open(stderr) else {
-        return false;
-    };
-    let len = f.metadata().map_or(0, |m| m.len());
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
-    let mut tail = Vec::new();
-    let _ = f.take(64 * 1024).read_to_end(&mut tail);
-    let tail = String::from_utf8_lossy(&tail);
-    messages.iter().any(|m| tail.contains(m.as_str()))
+    let text = stderr.text();
+    messages.iter().any(|m| text.contains(m.as_str()))
+}
+
+/// A run's standard error as shown to a learner: its start and its end.
+fn shown(stderr: &Captured) -> String {
+    truncate(&stderr.text(), STDERR_SHOWN)
 }
 
 fn describe(run: &RunResult) -> String {

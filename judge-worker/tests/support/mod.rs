@@ -68,17 +68,21 @@ pub fn verdict_dirs(name: &str) -> Vec<(PathBuf, Vec<&'static str>)> {
     out
 }
 
-/// The language of a solution file, by extension.
-pub fn language_of(path: &Path) -> Option<&'static str> {
-    Some(match path.extension()?.to_str()? {
-        "c" => "c",
-        "cc" | "cpp" => "cpp",
-        "py" => "python3",
-        "rs" => "rust",
-        "java" => "java",
-        "js" => "javascript",
-        _ => return None,
-    })
+/// The language of a solution file, by its name's ending (see the language table's `file_suffix`).
+pub fn language_of(path: &Path) -> Option<String> {
+    judge_worker::language::language_of_file(path)
+}
+
+/// Every language of the built-in table.
+pub fn all_languages() -> Vec<String> {
+    let table: serde_yaml::Value =
+        serde_yaml::from_str(judge_worker::language::BUILTIN_LANGUAGES).expect("valid table");
+    table["languages"]
+        .as_sequence()
+        .expect("languages")
+        .iter()
+        .map(|l| l["id"].as_str().expect("id").to_owned())
+        .collect()
 }
 
 /// Writes a 2023-07 package with one secret test per `(input, answer)`.

@@ -1,0 +1,7 @@
+program minus;
+var
+  a, b: int64;
+begin
+  readln(a, b);
+  writeln(a - b);
+end.

@@ -1,0 +1,6 @@
+object Main {
+  def main(args: Array[String]): Unit = {
+    val Array(a, b) = scala.io.StdIn.readLine().trim.split("\\s+").map(_.toInt)
+    println(a + b) // overflows on the large group
+  }
+}

@@ -1,0 +1,2 @@
+read -r a b
+if then echo $((a + b)); fi

@@ -1,0 +1,8 @@
+class Program
+{
+    static void Main()
+    {
+        int x = "three";
+        System.Console.WriteLine(x);
+    }
+}

@@ -1,0 +1,4 @@
+program undeclared
+  implicit none
+  print *, x
+end program undeclared

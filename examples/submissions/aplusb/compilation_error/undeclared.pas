@@ -1,0 +1,4 @@
+program undeclared;
+begin
+  writeln(x);
+end.
