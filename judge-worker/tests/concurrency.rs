@@ -76,3 +76,61 @@ fn slots_judge_in_parallel_without_disturbing_each_other() {
         );
     }
 }
+
+/// Two slots, two CPUs: each slot's runs are held to a CPU of its own (its cgroup's cpuset and its
+/// zygote's affinity), so a program's children never wander onto the other slot's CPU.
+#[test]
+fn each_slot_runs_on_a_cpu_of_its_own() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let cpus = sandbox::allowed_cpus();
+    if cpus.len() < 2 {
+        // One CPU: nothing to tell apart. (Not a skip of the sandbox: it was made above.)
+        eprintln!("one CPU here: pinning has a single choice");
+        return;
+    }
+    let pool = sandbox::SandboxPool::with_temp_state(
+        sandbox::SandboxConfig {
+            helper: env!("CARGO_BIN_EXE_judge-worker").into(),
+            state_dir: Default::default(),
+            binds: sandbox::default_binds(),
+            uid_base: 64110,
+            scratch_size: 16 << 20,
+            disable_cgroups: false,
+            cpus: cpus[..2].to_vec(),
+        },
+        2,
+    )
+    .expect("pool");
+    let mut a = pool.lend();
+    let mut b = pool.lend();
+    let mut seen = Vec::new();
+    for slot in [&mut a, &mut b] {
+        let r = slot
+            .run(
+                &sandbox::Command {
+                    argv: vec![
+                        "/bin/sh".into(),
+                        "-c".into(),
+                        "grep Cpus_allowed_list /proc/self/status".into(),
+                    ],
+                    env: vec![],
+                    cwd: String::new(),
+                },
+                &sandbox::Limits::default(),
+                sandbox::Stdio {
+                    stdin: None,
+                    stdout: sandbox::Sink::Capture(4096),
+                    stderr: sandbox::Sink::Capture(4096),
+                },
+            )
+            .expect("run");
+        assert!(r.status.success(), "{r:?}");
+        let text = r.captured.text();
+        let list = text.split(':').nth(1).unwrap_or("").trim().to_owned();
+        assert_eq!(Some(list.clone()), slot.cpu().map(|c| c.to_string()), "{text}");
+        seen.push(list);
+    }
+    assert_ne!(seen[0], seen[1], "two slots on one CPU");
+}
