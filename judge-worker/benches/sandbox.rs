@@ -6,6 +6,18 @@
 //!    the same binary. Runs alternate so that both see the same machine state.
 //! 2. Judging a 20-test A+B in C++ and in Python with every core busy (one slot and one job per
 //!    core), versus compiling and running the same tests bare with the same parallelism.
+//! 3. The spread of a CPU-bound program's time over 20 runs while the other slot spins, with the
+//!    slots pinned to CPUs and not ([`spread`]).
+//! 4. Per language: compile and run of an A+B judged versus bare ([`languages`]).
+//!
+//! With `BENCH_ONLY=per-test` only the per-run overhead and the cost of one judged test are
+//! measured, and printed also as a `PER-TEST` line: what `scripts/cgroup-vm.sh --bench` runs in
+//! its virtual machine under cgroup v1 and under v2.
+
+#[path = "sandbox/languages.rs"]
+mod languages;
+#[path = "sandbox/spread.rs"]
+mod spread;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -28,10 +40,67 @@ fn main() {
         return;
     }
     let helper = PathBuf::from(env!("CARGO_BIN_EXE_judge-worker"));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = sandbox::allowed_cpus().len().max(1);
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("per-test") {
+        let (sandboxed, bare) = overhead(&helper);
+        let per_test = judged_test(&helper);
+        println!(
+            "PER-TEST sandbox_run_ms={:.3} bare_run_ms={:.3} judged_test_ms={:.3}",
+            ms(sandboxed),
+            ms(bare),
+            ms(per_test)
+        );
+        return;
+    }
     println!("## Judge engine (`cargo bench -p judge-worker --bench sandbox`, {cores} cores)\n");
     overhead(&helper);
+    spread::spread(&helper);
     throughput(&helper, cores);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = package_with(dir.path(), 10);
+    let judge = Judge::new(JudgeConfig {
+        slots: 1,
+        helper: Some(helper.clone()),
+        uid_base: 65300,
+        ..JudgeConfig::default()
+    })
+    .expect("judge");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems");
+    languages::languages(&judge, &examples, &root);
+}
+
+/// Median time of one test of a 20-test C A+B judged in one slot (compile excluded).
+fn judged_test(helper: &Path) -> Duration {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = package(dir.path());
+    let package = ProblemPackage::load(&root).expect("package");
+    let judge = Judge::new(JudgeConfig {
+        slots: 1,
+        helper: Some(helper.to_owned()),
+        uid_base: 65400,
+        ..JudgeConfig::default()
+    })
+    .expect("judge");
+    let c = "#include <stdio.h>\nint main(void) { long long a, b; scanf(\"%lld %lld\", &a, &b); printf(\"%lld\\n\", a + b); return 0; }\n";
+    let mut per_test = Vec::new();
+    for _ in 0..5 {
+        let mut first = None;
+        let report = judge.judge(&package, "c", c.as_bytes(), &JudgeOptions::default(), |p| {
+            if let judge_worker::Progress::Running { test: 1, .. } = p {
+                first = Some(Instant::now());
+            }
+        });
+        let end = Instant::now();
+        assert_eq!(report.verdict, common::Verdict::Accepted, "{report:?}");
+        per_test.push((end - first.expect("tests ran")) / TESTS as u32);
+    }
+    let m = median(per_test);
+    println!("### One judged test: a C A+B, {TESTS} tests, median of 5 judgings\n");
+    println!(
+        "| | per test |\n|---|---|\n| judged (clean, run, check) | {:.3} ms |\n",
+        ms(m)
+    );
+    m
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -39,7 +108,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn overhead(helper: &Path) {
+/// Median per run in the sandbox and bare.
+fn overhead(helper: &Path) -> (Duration, Duration) {
     let pool = SandboxPool::with_temp_state(
         SandboxConfig {
             helper: helper.to_owned(),
@@ -48,7 +118,7 @@ fn overhead(helper: &Path) {
             uid_base: 65000,
             disable_cgroups: false,
             scratch_size: 64 << 20,
-            cpus: Vec::new(),
+            cpus: sandbox::allowed_cpus().into_iter().take(1).collect(),
         },
         1,
     )
@@ -64,10 +134,7 @@ fn overhead(helper: &Path) {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if !ok {
-        eprintln!("!!! gcc -static failed; overhead benchmark skipped");
-        return;
-    }
+    assert!(ok, "gcc -static failed");
     let null = File::options().write(true).open("/dev/null").expect("/dev/null");
     let cmd = Command {
         argv: vec!["/prog/trivial".into()],
@@ -110,6 +177,7 @@ fn overhead(helper: &Path) {
         ms(s) - ms(b),
         ms(s) / ms(b)
     );
+    (s, b)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -137,7 +205,12 @@ const CPP: &str =
 const PY: &str = "a, b = map(int, input().split())\nprint(a + b)\n";
 
 fn package(dir: &Path) -> PathBuf {
-    let root = dir.join("aplusb20");
+    package_with(dir, TESTS)
+}
+
+/// An A+B package of `tests` tests.
+fn package_with(dir: &Path, tests: usize) -> PathBuf {
+    let root = dir.join(format!("aplusb{tests}"));
     std::fs::create_dir_all(root.join("data/secret")).expect("mkdir");
     std::fs::create_dir_all(root.join("statement")).expect("mkdir");
     std::fs::write(
@@ -146,7 +219,7 @@ fn package(dir: &Path) -> PathBuf {
     )
     .expect("problem.yaml");
     std::fs::write(root.join("statement/problem.en.md"), "# A+B\n").expect("statement");
-    for i in 0..TESTS {
+    for i in 0..tests {
         let (a, b) = (i as i64 * 7919 - 50_000, i as i64 * 104_729);
         std::fs::write(root.join(format!("data/secret/{i:02}.in")), format!("{a} {b}\n")).expect("in");
         std::fs::write(

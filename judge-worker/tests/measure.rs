@@ -149,7 +149,8 @@ int main(void) {{ usleep(500000); {PRINT_ANSWER} return 0; }}"#
         return;
     };
     assert_eq!(r.verdict, Verdict::Accepted);
-    assert!(r.run_time_ms < 50, "cpu {} ms", r.run_time_ms);
+    // Only its start-up: under 100 ms even in an emulated machine (the cgroup v2 test VM).
+    assert!(r.run_time_ms < 100, "cpu {} ms", r.run_time_ms);
     let wall = r.tests[0].wall_time_ms;
     assert!((480..=700).contains(&wall), "wall {wall} ms");
 }

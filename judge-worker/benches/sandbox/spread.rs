@@ -1,0 +1,150 @@
+//! How steady a CPU-bound program's time is while the other slot is busy: one slot runs the same
+//! program 20 times, the other spins without pause; reported as max / min of the CPU and wall
+//! times, with the slots pinned to a CPU each and, beside it in the same run, not pinned.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::Command as HostCommand;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sandbox::{default_binds, Command, Limits, SandboxConfig, SandboxPool, Sink, Stdio};
+
+const RUNS: usize = 20;
+
+/// About 0.3 s of pure computation, the same every time.
+const WORK: &str = r#"#include <stdio.h>
+int main(void) { volatile unsigned long x = 0; for (unsigned long i = 0; i < 300000000UL; i++) x += i ^ (x >> 3);
+  printf("%lu\n", x); return 0; }"#;
+const SPIN: &str = "int main(void) { volatile unsigned long x = 0; for (;;) x++; }";
+
+pub fn spread(helper: &Path) {
+    let cpus = sandbox::allowed_cpus();
+    println!("### Timing spread: a CPU-bound program ({RUNS} runs) while the other slot spins\n");
+    if cpus.len() < 2 {
+        println!("One CPU here: no second slot to be busy; skipped.\n");
+        return;
+    }
+    println!("| slots | CPU time min / max | spread (max / min) | wall time min / max | spread |");
+    println!("|---|---|---|---|---|");
+    for pinned in [true, false] {
+        let (cpu, wall) = measure(helper, if pinned { cpus[..2].to_vec() } else { Vec::new() });
+        let row = |v: &[Duration]| {
+            let min = v.iter().min().copied().unwrap_or_default();
+            let max = v.iter().max().copied().unwrap_or_default();
+            (
+                format!("{:.1} / {:.1} ms", ms(min), ms(max)),
+                ms(max) / ms(min).max(f64::MIN_POSITIVE),
+            )
+        };
+        let (c, cs) = row(&cpu);
+        let (w, ws) = row(&wall);
+        let label = if pinned {
+            format!("pinned (CPUs {} and {})", cpus[0], cpus[1])
+        } else {
+            "not pinned".to_owned()
+        };
+        println!("| {label} | {c} | **{cs:.3}** | {w} | {ws:.3} |");
+    }
+    println!(
+        "\nTarget: spread ≤ 1.05 with the slots pinned. On this 2-core machine the judge's own \
+         threads have no spare CPU and share the two with the slots.\n"
+    );
+}
+
+fn measure(helper: &Path, cpus: Vec<usize>) -> (Vec<Duration>, Vec<Duration>) {
+    let pool = SandboxPool::with_temp_state(
+        SandboxConfig {
+            helper: helper.to_owned(),
+            state_dir: Default::default(),
+            binds: default_binds(),
+            uid_base: 65200,
+            disable_cgroups: false,
+            scratch_size: 16 << 20,
+            cpus,
+        },
+        2,
+    )
+    .expect("sandbox pool");
+    let mut worker = pool.lend();
+    let mut spinner = pool.lend();
+    for (slot, name, src) in [(&worker, "work", WORK), (&spinner, "spin", SPIN)] {
+        let source = slot.io_dir().join(format!("{name}.c"));
+        std::fs::write(&source, src).expect("write source");
+        let ok = HostCommand::new("gcc")
+            .args(["-O1", "-o"])
+            .arg(slot.prog_dir().join(name))
+            .arg(&source)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "gcc failed");
+    }
+    let null = File::options().write(true).open("/dev/null").expect("/dev/null");
+    let stop = AtomicBool::new(false);
+    let mut cpu = Vec::new();
+    let mut wall = Vec::new();
+    std::thread::scope(|s| {
+        let stop = &stop;
+        let null = &null;
+        s.spawn(move || {
+            let limits = Limits {
+                cpu_time: Duration::from_secs(60),
+                wall_time: Duration::from_secs(60),
+                ..Limits::default()
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let _ = spinner.run(
+                    &cmd("/prog/spin"),
+                    &Limits {
+                        cpu_time: Duration::from_secs(2),
+                        ..limits.clone()
+                    },
+                    Stdio {
+                        stdin: None,
+                        stdout: Sink::Fd(null.as_fd()),
+                        stderr: Sink::Fd(null.as_fd()),
+                    },
+                );
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let limits = Limits {
+            cpu_time: Duration::from_secs(10),
+            wall_time: Duration::from_secs(20),
+            ..Limits::default()
+        };
+        for i in 0..RUNS + 2 {
+            let r = worker
+                .run(
+                    &cmd("/prog/work"),
+                    &limits,
+                    Stdio {
+                        stdin: None,
+                        stdout: Sink::Fd(null.as_fd()),
+                        stderr: Sink::Fd(null.as_fd()),
+                    },
+                )
+                .expect("run");
+            assert!(r.status.success(), "{r:?}");
+            if i >= 2 {
+                cpu.push(r.cpu_time);
+                wall.push(r.wall_time);
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    (cpu, wall)
+}
+
+fn cmd(path: &str) -> Command {
+    Command {
+        argv: vec![path.to_owned()],
+        env: vec![],
+        cwd: String::new(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
