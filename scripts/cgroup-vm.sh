@@ -37,7 +37,7 @@ if [ "$MODE" = bench ] && [ -z "$CGROUP" ]; then
   echo "### One test on cgroup v2 beside v1 (\`scripts/cgroup-vm.sh --bench\`)"
   echo
   echo "The same machine both times: qemu TCG (software emulation, 2 vCPUs, so every figure is"
-  echo "several times the host's), kernel $(cat "$WORK/kernel.version" 2>/dev/null), booted once with only the cgroup v1 hierarchies"
+  echo "several times the host's), kernel $(grep -o 'VM: kernel [^,]*' "$WORK/console-v2-bench.log" | head -1 | cut -d' ' -f3), booted once with only the cgroup v1 hierarchies"
   echo "(memory, pids, cpuacct, cpuset) mounted and once with only cgroup2."
   echo
   echo "| | cgroup v1 | cgroup v2 | v2 / v1 |"
@@ -83,7 +83,6 @@ if [ "$(cat "$WORK/packages.stamp" 2>/dev/null)" != "$STAMP" ]; then
   mkdir -p "$WORK/kernel/modules" "$WORK/base" "$WORK/debs/k"
   dpkg-deb -x "$WORK/debs/${KERNEL_PKG}"_*.deb "$WORK/debs/k"
   cp "$WORK"/debs/k/boot/vmlinuz-* "$WORK/kernel/vmlinuz"
-  ls "$WORK/debs/k/lib/modules" > "$WORK/kernel.version"
   for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
     cp "$(find "$WORK/debs/k/lib/modules" -name "$m.ko")" "$WORK/kernel/modules/"
   done

@@ -10,7 +10,7 @@
 //!    slots pinned to CPUs and not ([`spread`]).
 //! 4. Per language: compile and run of an A+B judged versus bare ([`languages`]).
 //!
-//! With `BENCH_ONLY=per-test` only the per-run overhead and the cost of one judged test are
+//! `BENCH_ONLY=spread` measures only the spread. With `BENCH_ONLY=per-test` only the per-run overhead and the cost of one judged test are
 //! measured, and printed also as a `PER-TEST` line: what `scripts/cgroup-vm.sh --bench` runs in
 //! its virtual machine under cgroup v1 and under v2.
 
@@ -50,6 +50,10 @@ fn main() {
             ms(bare),
             ms(per_test)
         );
+        return;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("spread") {
+        spread::spread(&helper);
         return;
     }
     println!("## Judge engine (`cargo bench -p judge-worker --bench sandbox`, {cores} cores)\n");

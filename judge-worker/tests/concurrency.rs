@@ -134,3 +134,33 @@ fn each_slot_runs_on_a_cpu_of_its_own() {
     }
     assert_ne!(seen[0], seen[1], "two slots on one CPU");
 }
+
+/// A judge with fewer slots than CPUs keeps its own threads off the slots' CPUs.
+#[test]
+fn the_judges_own_threads_keep_off_the_slots_cpus() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let before = sandbox::allowed_cpus();
+    if before.len() < 2 {
+        eprintln!("one CPU here: no spare CPU for the judge's threads");
+        return;
+    }
+    let judge = Judge::new(JudgeConfig {
+        slots: 1,
+        helper: Some(env!("CARGO_BIN_EXE_judge-worker").into()),
+        uid_base: 64120,
+        ..JudgeConfig::default()
+    })
+    .expect("judge");
+    let after = sandbox::allowed_cpus();
+    assert_eq!(
+        after.len(),
+        before.len() - 1,
+        "before {before:?}, after {after:?}"
+    );
+    // A thread started now inherits it.
+    let child = std::thread::spawn(sandbox::allowed_cpus).join().expect("thread");
+    assert_eq!(child, after);
+    drop(judge);
+}

@@ -103,13 +103,13 @@ fn judged_costs(judge: &Judge, package: &ProblemPackage, id: &str, source: &[u8]
 
 /// The same compile and runs on the host, bare.
 fn bare_costs(language: &Language, source: &[u8], package_root: &Path) -> (Duration, Duration) {
-    let work = tempfile::tempdir().expect("tempdir");
+    // Not below /tmp: the sandbox's own /tmp in the commands is relocated into it.
+    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let dir = work.path();
     std::fs::create_dir(dir.join("tmp")).expect("mkdir");
-    let here = |s: &str| {
-        s.replace("/tmp", &dir.join("tmp").to_string_lossy())
-            .replace("/box", &dir.to_string_lossy())
-    };
+    let tmp = dir.join("tmp").to_string_lossy().into_owned();
+    let work_dir = dir.to_string_lossy().into_owned();
+    let here = |s: &str| relocate(&relocate(s, "/tmp", &tmp), "/box", &work_dir);
     let env: Vec<(String, String)> = with_memory(&language.env(), 1 << 30)
         .iter()
         .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), here(v))))
@@ -169,6 +169,26 @@ fn bare_costs(language: &Language, source: &[u8], package_root: &Path) -> (Durat
         );
     }
     (compile, start.elapsed() / inputs.len().max(1) as u32)
+}
+
+/// `s` with the sandbox's path `from` replaced by `to` where it starts an argument, a value
+/// (`GOCACHE=/tmp/…`) or a search-path entry (`:/tmp`), not inside another path.
+fn relocate(s: &str, from: &str, to: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(from) {
+        let boundary = i == 0 || matches!(rest.as_bytes()[i - 1], b'=' | b':');
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if boundary && matches!(after, None | Some('/')) {
+            out.push_str(to);
+        } else {
+            out.push_str(from);
+        }
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
