@@ -28,14 +28,21 @@ pub fn test_name() -> String {
 
 /// A judge with one slot, or `None` when the run opted out of sandbox tests (see [`can_sandbox`]).
 pub fn judge(uid_base: u32) -> Option<Judge> {
+    judge_with(JudgeConfig {
+        uid_base,
+        ..JudgeConfig::default()
+    })
+}
+
+/// A judge with one slot and `config`'s settings (our own binary as the helper).
+pub fn judge_with(config: JudgeConfig) -> Option<Judge> {
     if !can_sandbox() {
         return None;
     }
     let config = JudgeConfig {
         slots: 1,
         helper: Some(PathBuf::from(env!("CARGO_BIN_EXE_judge-worker"))),
-        uid_base,
-        ..JudgeConfig::default()
+        ..config
     };
     match Judge::new(config) {
         Ok(j) => Some(j),
