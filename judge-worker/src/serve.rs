@@ -417,9 +417,21 @@ async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch:
 pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeError> {
     let settings = NatsSettings::from_env("judge")?;
     let slots = config.slots.max(1);
-    let judge = tokio::task::spawn_blocking(move || Judge::new(config))
-        .await
-        .expect("preparing the judge does not panic")?;
+    // Polled once now, the signal handlers are in place before anyone can see the service: a
+    // SIGTERM from then on stops it cleanly, however soon it comes.
+    let shutdown = common::service::shutdown_signal();
+    tokio::pin!(shutdown);
+    let _ = futures::poll!(&mut shutdown);
+    // Off the async threads: preparing the slots, and asking every toolchain its version (a JVM or
+    // BEAM takes a second or more to say it).
+    let (judge, offered) = tokio::task::spawn_blocking(move || {
+        Judge::new(config).map(|judge| {
+            let offered: Vec<String> = judge.languages().into_iter().map(|l| l.id).collect();
+            (judge, offered)
+        })
+    })
+    .await
+    .expect("preparing the judge does not panic")?;
     let judge = Arc::new(judge);
     std::fs::create_dir_all(&cache_dir).map_err(|e| ServeError::Nats(e.into()))?;
     let client = common::nats::connect(&settings, "judge-worker").await?;
@@ -430,13 +442,10 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
         .start(subjects::judge::SERVICE, env!("CARGO_PKG_VERSION"))
         .await
         .map_err(ServeError::Nats)?;
-    let offered: Vec<String> = judge.languages().into_iter().map(|l| l.id).collect();
     tracing::info!(languages = ?offered, slots, "judge service ready");
 
     let js = jetstream::new(client.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let shutdown = common::service::shutdown_signal();
-    tokio::pin!(shutdown);
     let (consumer, store) = tokio::select! {
         ready = provisioned(&js) => ready,
         _ = &mut shutdown => {
