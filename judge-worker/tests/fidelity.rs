@@ -133,7 +133,8 @@ fn a_sleeping_program_is_stopped_within_the_limit_plus_the_default_overshoot() {
     assert_eq!(verdict(&r), "time_limit_exceeded", "{r}");
     let wall = r["tests"][0]["wall_time_ms"].as_u64().expect("wall time");
     // 5 s + max(1 s, 10 % of 5 s) = 6 s, and the watchdog's few milliseconds.
-    assert!((6000..6500).contains(&wall), "stopped at {wall} ms of wall time");
+    // (The figure is the program's own, from its fork: a few milliseconds under the watchdog's.)
+    assert!((5900..6500).contains(&wall), "stopped at {wall} ms of wall time");
 }
 
 #[test]
@@ -155,7 +156,7 @@ fn the_overshoot_is_set_per_judge_by_flag_or_environment() {
     );
     assert_eq!(verdict(&r), "time_limit_exceeded", "{r}");
     let wall = r["tests"][0]["wall_time_ms"].as_u64().expect("wall time");
-    assert!((1300..1700).contains(&wall), "flag: stopped at {wall} ms");
+    assert!((1200..1700).contains(&wall), "flag: stopped at {wall} ms");
     let r = judge(
         &pkg,
         "c",
@@ -166,7 +167,7 @@ fn the_overshoot_is_set_per_judge_by_flag_or_environment() {
     );
     assert_eq!(verdict(&r), "time_limit_exceeded", "{r}");
     let wall = r["tests"][0]["wall_time_ms"].as_u64().expect("wall time");
-    assert!((3000..3400).contains(&wall), "environment: stopped at {wall} ms");
+    assert!((2900..3400).contains(&wall), "environment: stopped at {wall} ms");
 }
 
 const JAVA_IN_A_PACKAGE: &str = r#"package org.example.contest;
