@@ -69,7 +69,7 @@ pub struct GradingJob {
 }
 
 /// Where a job stands, as the judge reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum GradingStatus {
     Compiling,
@@ -78,7 +78,7 @@ pub enum GradingStatus {
 }
 
 /// A message on `results.<submission id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradingUpdate {
     pub submission_id: String,
     /// Which delivery of the job produced it (1 for the first).

@@ -19,5 +19,5 @@ pub mod service;
 pub mod subjects;
 pub mod telemetry;
 
-pub use api::{JudgeReport, TestResult, Verdict};
+pub use api::{GroupResult, JudgeReport, TestResult, Verdict};
 pub use problem::{FieldError, Problem};

@@ -246,6 +246,12 @@ function showVerdict(s) {
     el("span", { class: accepted(s.verdict) ? "verdict-accepted" : "verdict-rejected", text: verdictText(s.verdict) }),
     ` · ${s.run_time_ms} ms · ${s.memory_kb} KB`)];
   if (s.score !== undefined && s.score !== null) parts.push(el("p", { text: `Score ${s.score} of ${s.max_score}` }));
+  if (s.groups && s.groups.length) {
+    parts.push(el("ul", { class: "groups" }, ...s.groups.map((g) => el("li", {},
+      `${g.name}: ${g.score} of ${g.max_score} · `,
+      el("span", { class: accepted(g.verdict) ? "verdict-accepted" : "verdict-rejected", text: verdictText(g.verdict) }),
+      ` (${g.accepted_tests}/${g.tests} tests)`))));
+  }
   if (s.compile_output) parts.push(el("h4", { text: "Compiler output" }), el("pre", { class: "io", text: s.compile_output }));
   if (s.tests && s.tests.length) parts.push(outcomeTable(s.tests));
   for (const t of s.tests || []) { const f = feedbackView(t); if (f) parts.push(f); }
@@ -317,7 +323,8 @@ async function loadMine() {
   const page = await api("GET", `/api/submissions?problem_id=${encodeURIComponent(current.id)}&limit=20`);
   body.replaceChildren(...page.items.map((s) => el("tr", {},
     el("td", { text: new Date(s.created_at).toLocaleString() }), el("td", { text: s.language }), el("td", { text: s.status }),
-    el("td", { class: accepted(s.verdict) ? "verdict-accepted" : "verdict-rejected", text: verdictText(s.verdict) }),
+    el("td", { class: accepted(s.verdict) ? "verdict-accepted" : "verdict-rejected",
+      text: verdictText(s.verdict) + (s.score !== undefined && s.score !== null ? ` (${s.score}/${s.max_score})` : "") }),
     el("td", { text: s.run_time_ms !== undefined ? `${s.run_time_ms} ms` : "" }), el("td", { text: s.memory_kb !== undefined ? `${s.memory_kb} KB` : "" }))));
 }
 

@@ -241,11 +241,26 @@ fn print_table(report: &common::JudgeReport) {
             t.detail.as_deref().unwrap_or("")
         );
     }
+    for g in &report.groups {
+        let _ = writeln!(
+            out,
+            "group {:<26} {:<22} {:>8} / {:<8} ({}/{} tests)",
+            g.name,
+            g.verdict.as_str(),
+            g.score,
+            g.max_score,
+            g.accepted_tests,
+            g.tests
+        );
+    }
     let _ = writeln!(
         out,
         "verdict: {} (time {} ms, memory {} KB)",
         report.verdict, report.run_time_ms, report.memory_kb
     );
+    if let (Some(score), Some(max)) = (report.score, report.max_score) {
+        let _ = writeln!(out, "score: {score} / {max}");
+    }
     if let Some(e) = &report.error {
         let _ = writeln!(out, "judge error: {e}");
     }

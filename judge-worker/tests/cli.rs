@@ -43,6 +43,69 @@ fn judge_prints_one_json_object() {
     );
 }
 
+/// A scoring problem's report carries its score, the most it could be and each group's result;
+/// some points are `partially_accepted` and exit with 1.
+#[test]
+fn judge_reports_the_score_and_groups_of_a_scoring_problem() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let problem = support::examples_dir().join("triangular");
+    let run = |language: &str, file: &str| {
+        let out = judge_worker()
+            .args([
+                "judge",
+                "--uid-base",
+                "63550",
+                "--json",
+                "--language",
+                language,
+                "--problem",
+            ])
+            .arg(&problem)
+            .arg(problem.join(file))
+            .output()
+            .expect("run judge-worker");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        (out.status.code(), report)
+    };
+    let (code, full) = run("python3", "submissions/accepted/formula.py");
+    assert_eq!(code, Some(0), "{full}");
+    assert_eq!(full["verdict"], "accepted");
+    assert_eq!(
+        (full["score"].as_f64(), full["max_score"].as_f64()),
+        (Some(100.0), Some(100.0))
+    );
+    let groups = full["groups"].as_array().expect("groups");
+    let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["secret", "secret/1-small", "secret/2-medium", "secret/3-large"]
+    );
+    let maxima: Vec<f64> = groups.iter().map(|g| g["max_score"].as_f64().unwrap()).collect();
+    assert_eq!(maxima, [100.0, 30.0, 30.0, 40.0]);
+
+    let (code, partial) = run("c", "submissions/partially_accepted/overflow.c");
+    assert_eq!(code, Some(1));
+    assert_eq!(partial["verdict"], "partially_accepted", "{partial}");
+    assert_eq!(partial["score"].as_f64(), Some(60.0));
+    let groups = partial["groups"].as_array().expect("groups");
+    assert_eq!(groups[3]["verdict"], "wrong_answer");
+    assert_eq!(groups[3]["score"].as_f64(), Some(0.0));
+    assert_eq!(groups[1]["verdict"], "accepted");
+    assert_eq!(
+        (groups[1]["accepted_tests"].as_u64(), groups[1]["tests"].as_u64()),
+        (Some(2), Some(2))
+    );
+    // Every test ran, although a group failed: the next one could have earned points.
+    assert_eq!(partial["tests"].as_array().map(Vec::len), Some(7));
+
+    let (code, none) = run("python3", "submissions/wrong_answer/zero.py");
+    assert_eq!(code, Some(1));
+    assert_eq!(none["verdict"], "wrong_answer");
+    assert_eq!(none["score"].as_f64(), Some(0.0));
+}
+
 #[test]
 fn judge_stops_at_the_first_failure_unless_asked_for_all_tests() {
     if !support::can_sandbox() {

@@ -168,6 +168,21 @@ fn splitsum_with_custom_validator() {
 }
 
 #[test]
+fn triangular_scoring_with_subtasks() {
+    check_problem("triangular", 62060, Some(&["c", "cpp", "python3"]));
+}
+
+#[test]
+fn guess_interactive() {
+    check_problem("guess", 62070, Some(&["c", "cpp", "python3"]));
+}
+
+#[test]
+fn twopass_multi_pass() {
+    check_problem("twopass", 62080, Some(&["c", "python3"]));
+}
+
+#[test]
 fn every_example_package_loads() {
     for entry in std::fs::read_dir(support::examples_dir()).expect("examples") {
         let path = entry.expect("entry").path();

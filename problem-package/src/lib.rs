@@ -26,6 +26,7 @@
 
 pub mod archive;
 mod package;
+pub mod scoring;
 pub mod submissions;
 pub mod validator;
 

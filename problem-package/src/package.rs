@@ -101,8 +101,22 @@ pub enum OutputValidator {
     },
 }
 
+/// How a submission meets the test data (the problem type's interaction part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Interaction {
+    /// Input from the `.in` file, output to the output validator afterwards.
+    #[default]
+    Batch,
+    /// The submission and the output validator run at once, joined by pipes.
+    Interactive,
+    /// The submission runs again on the validator's `nextpass.in`, up to `passes` runs in all;
+    /// interactively when `interactive`.
+    MultiPass { passes: u32, interactive: bool },
+}
+
 /// A loaded, checked problem package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProblemPackage {
     pub root: PathBuf,
     /// The package's directory name.
@@ -114,6 +128,12 @@ pub struct ProblemPackage {
     pub samples: Vec<Sample>,
     pub tests: Vec<TestCase>,
     pub validator: OutputValidator,
+    /// How submissions meet the data (batch, interactive, multi-pass).
+    #[serde(default)]
+    pub interaction: Interaction,
+    /// For a scoring problem, how its secret groups make a score; `None`: pass-fail.
+    #[serde(default)]
+    pub scoring: Option<crate::scoring::Scoring>,
 }
 
 /// Every reason a package was refused.
@@ -209,10 +229,21 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
             short_name.clone()
         }
     };
-    // Problem type: only pass-fail problems are judged here.
+    // Problem type: pass-fail or scoring; batch, interactive or multi-pass.
     let mut custom = false;
+    let mut scoring = false;
+    let mut interactive = false;
+    let mut multi_pass = false;
     match format {
         PackageFormat::Legacy => {
+            match yaml.get("type").map(|t| t.as_str()) {
+                None | Some(Some("pass-fail")) => {}
+                Some(Some("scoring")) => scoring = true,
+                Some(other) => reasons.push(format!(
+                    "problem type {:?} is not supported (pass-fail or scoring)",
+                    other.unwrap_or("?")
+                )),
+            }
             let validation = yaml
                 .get("validation")
                 .and_then(Value::as_str)
@@ -220,24 +251,76 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
             let words: Vec<&str> = validation.split_whitespace().collect();
             match words.as_slice() {
                 ["default"] => {}
-                ["custom"] => custom = true,
+                ["custom", rest @ ..] => {
+                    custom = true;
+                    for w in rest {
+                        match *w {
+                            "interactive" => interactive = true,
+                            "multi-pass" => multi_pass = true,
+                            // Scoring comes from the problem type; a validator's score.txt is
+                            // not read.
+                            "score" => {}
+                            _ => reasons.push(format!(
+                                "validation {validation:?}: {w:?} is not supported (interactive, multi-pass)"
+                            )),
+                        }
+                    }
+                }
                 _ => reasons.push(format!(
-                    "validation {validation:?} is not supported (only default and custom)"
+                    "validation {validation:?} is not supported (default, or custom [interactive] [multi-pass])"
                 )),
             }
         }
         PackageFormat::Draft2023 => {
-            let kind = match yaml.get("type") {
-                None => "pass-fail".to_owned(),
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Sequence(s)) => s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
-                Some(other) => yaml_display(other),
+            let kinds: Vec<String> = match yaml.get("type") {
+                None => vec!["pass-fail".to_owned()],
+                Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+                Some(Value::Sequence(s)) => s
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| yaml_display(v), str::to_owned))
+                    .collect(),
+                Some(other) => vec![yaml_display(other)],
             };
-            if kind != "pass-fail" {
-                reasons.push(format!("problem type {kind:?} is not supported (only pass-fail)"));
+            for kind in &kinds {
+                match kind.as_str() {
+                    "pass-fail" => {}
+                    "scoring" => scoring = true,
+                    "interactive" => interactive = true,
+                    "multi-pass" => multi_pass = true,
+                    _ => reasons.push(format!(
+                        "problem type {kind:?} is not supported (pass-fail, scoring, interactive, multi-pass)"
+                    )),
+                }
+            }
+            if kinds.iter().any(|k| k == "pass-fail") && scoring {
+                reasons.push("problem type: pass-fail and scoring exclude each other".into());
             }
             custom = root.join("output_validator").is_dir();
         }
+    }
+    let interaction = if multi_pass {
+        let passes = yaml
+            .get("limits")
+            .and_then(|l| l.get("validation_passes"))
+            .map_or(Some(2), |v| match v.as_u64() {
+                Some(n) if (2..=1000).contains(&n) => Some(n as u32),
+                _ => {
+                    reasons.push(format!(
+                        "limits.validation_passes must be a whole number from 2 to 1000, not {}",
+                        yaml_display(v)
+                    ));
+                    None
+                }
+            })
+            .unwrap_or(2);
+        Interaction::MultiPass { passes, interactive }
+    } else if interactive {
+        Interaction::Interactive
+    } else {
+        Interaction::Batch
+    };
+    if interaction != Interaction::Batch && !custom {
+        reasons.push("an interactive or multi-pass problem needs a custom output validator".into());
     }
     let limits = limits(root, &yaml, default_tl, reasons);
     let validator = if custom {
@@ -268,6 +351,7 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
             reasons.push("data/secret has no test cases".into());
         }
     }
+    let scoring = (scoring && data.is_dir()).then(|| crate::scoring::load(&data, format, &tests, reasons));
     if validator == OutputValidator::Default {
         for t in &tests {
             if let Err(e) = DefaultValidator::from_flags(&t.validator_flags) {
@@ -302,6 +386,8 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
         samples,
         tests,
         validator,
+        interaction,
+        scoring,
     })
 }
 
@@ -761,11 +847,72 @@ mod tests {
     }
 
     #[test]
+    fn interactive_and_multi_pass_problems_in_both_formats() {
+        let validator = [("output_validators/v/v.py", "import sys\n")];
+        let dir = tempfile::tempdir().expect("tempdir");
+        minimal(dir.path(), "validation: custom interactive\n");
+        write(dir.path(), &validator);
+        let p = ProblemPackage::load(dir.path()).expect("valid");
+        assert_eq!(p.interaction, Interaction::Interactive);
+        let dir = tempfile::tempdir().expect("tempdir");
+        minimal(
+            dir.path(),
+            "validation: custom multi-pass\nlimits:\n  validation_passes: 3\n",
+        );
+        write(dir.path(), &validator);
+        let p = ProblemPackage::load(dir.path()).expect("valid");
+        assert_eq!(
+            p.interaction,
+            Interaction::MultiPass {
+                passes: 3,
+                interactive: false
+            }
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            &[
+                (
+                    "problem.yaml",
+                    "problem_format_version: 2023-07-draft\nname: x\ntype: [interactive, multi-pass]\n",
+                ),
+                ("statement/problem.en.md", "# x"),
+                ("output_validator/v.py", "import sys\n"),
+                ("data/secret/1.in", "1"),
+                ("data/secret/1.ans", "1"),
+            ],
+        );
+        let p = ProblemPackage::load(dir.path()).expect("valid");
+        assert_eq!(
+            p.interaction,
+            Interaction::MultiPass {
+                passes: 2,
+                interactive: true
+            }
+        );
+        assert!(p.scoring.is_none());
+    }
+
+    #[test]
     fn unsupported_problem_types_are_refused_by_name() {
+        let r = reasons(
+            "problem_format_version: 2023-07-draft\nname: x\ntype: [pass-fail, submit-answer]\n",
+            &[("statement/problem.en.md", "# x")],
+        );
+        assert!(r.iter().any(|r| r.contains("submit-answer")), "{r:?}");
+        // Interactive and multi-pass problems need their validator.
         let r = reasons(
             "problem_format_version: 2023-07-draft\nname: x\ntype: [pass-fail, interactive]\n",
             &[("statement/problem.en.md", "# x")],
         );
-        assert!(r.iter().any(|r| r.contains("interactive")), "{r:?}");
+        assert!(
+            r.iter().any(|r| r.contains("needs a custom output validator")),
+            "{r:?}"
+        );
+        let r = reasons(
+            "validation: custom multi-pass\nlimits:\n  validation_passes: 1\n",
+            &[],
+        );
+        assert!(r.iter().any(|r| r.contains("validation_passes")), "{r:?}");
     }
 }

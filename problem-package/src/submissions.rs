@@ -13,6 +13,8 @@ pub fn expected_verdicts(folder: &str) -> Option<&'static [&'static str]> {
         "wrong_answer" => &["wrong_answer"],
         "time_limit_exceeded" => &["time_limit_exceeded"],
         "run_time_error" => &["runtime_error"],
+        // Scoring problems: some points, not all.
+        "partially_accepted" => &["partially_accepted"],
         // 2023-07: any verdict but accepted.
         "rejected" => &[
             "wrong_answer",

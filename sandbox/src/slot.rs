@@ -2,11 +2,12 @@
 //! a program under its limits while draining its captured streams.
 
 use std::fs::{self, File};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio as ProcessStdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -171,11 +172,11 @@ impl Sandbox {
         limits: &Limits,
         stdio: Stdio<'_>,
     ) -> Result<RunResult, SandboxError> {
-        match self.run_once(cmd, limits, &stdio) {
+        match self.run_once(cmd, limits, &stdio, Vec::new(), None) {
             Err(SandboxError::ZygoteDied) => {
                 tracing::warn!(slot = self.slot, "sandbox zygote died; starting a new one");
                 self.respawn()?;
-                self.run_once(cmd, limits, &stdio)
+                self.run_once(cmd, limits, &stdio, Vec::new(), None)
             }
             Err(e) => {
                 // We may have left a run going and its reply unread: start afresh rather than
@@ -188,11 +189,56 @@ impl Sandbox {
         }
     }
 
+    /// Runs `cmd` joined to another program (typically running in another slot at the same
+    /// time) by the descriptors `stdin` and `stdout`, usually pipe ends. They are handed over:
+    /// closed here as soon as the program holds them, so that the other side reads end-of-file
+    /// (or gets `EPIPE`) once this program is gone. Standard error is captured (`stderr_keep`
+    /// bytes). Setting `stop` ends the run early (within about 100 ms), its processes killed
+    /// with `SIGKILL`, reported without a limit: the caller knows it asked.
+    ///
+    /// A pipe is not a file: what the program writes to it counts against no limit; a program
+    /// that floods it blocks once the pipe is full, until the other side reads or its own
+    /// limits end it.
+    pub fn run_piped(
+        &mut self,
+        cmd: &Command,
+        limits: &Limits,
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr_keep: usize,
+        stop: &AtomicBool,
+    ) -> Result<RunResult, SandboxError> {
+        if !matches!(self.helper.try_wait(), Ok(None)) {
+            self.respawn()?;
+        }
+        // SAFETY: the borrowed descriptors are used only to send them to the zygote, which
+        // happens in `run_once` before it drops `handed` (which owns them).
+        let (stdin_fd, stdout_fd) = unsafe {
+            (
+                BorrowedFd::borrow_raw(stdin.as_raw_fd()),
+                BorrowedFd::borrow_raw(stdout.as_raw_fd()),
+            )
+        };
+        let stdio = Stdio {
+            stdin: Some(stdin_fd),
+            stdout: Sink::Fd(stdout_fd),
+            stderr: Sink::Capture(stderr_keep),
+        };
+        let result = self.run_once(cmd, limits, &stdio, vec![stdin, stdout], Some(stop));
+        if let Err(e) = &result {
+            tracing::error!(slot = self.slot, error = %e, "sandbox run failed; restarting the slot");
+            let _ = self.respawn();
+        }
+        result
+    }
+
     fn run_once(
         &mut self,
         cmd: &Command,
         limits: &Limits,
         stdio: &Stdio<'_>,
+        handed: Vec<OwnedFd>,
+        stop: Option<&AtomicBool>,
     ) -> Result<RunResult, SandboxError> {
         let enforcing = self.cgroup.is_enforcing();
         self.cgroup.prepare(limits.memory, limits.processes)?;
@@ -236,6 +282,8 @@ impl Sandbox {
         };
         let fds = [stdin.as_raw_fd(), sink_fd(stdio.stdout), sink_fd(stdio.stderr)];
         zygote::send(self.sock.as_raw_fd(), &request, &fds).map_err(|_| SandboxError::ZygoteDied)?;
+        // The zygote holds its own copies of what was handed over.
+        drop(handed);
         if let Some(c) = &mut capture {
             // The zygote holds its own copy now; the pipe ends when the run's processes are gone.
             c.close_write();
@@ -245,6 +293,7 @@ impl Sandbox {
         // cpuacct readings taken while a task runs are not always monotonic with the final one;
         // the figure reported is never below the one a kill was decided on.
         let mut cpu_seen = Duration::ZERO;
+        let mut stopped = false;
         let reply = loop {
             let elapsed = start.elapsed();
             let cpu = if enforcing {
@@ -259,7 +308,8 @@ impl Sandbox {
                 } else if elapsed > limits.wall_time {
                     killed = Some(LimitExceeded::WallTime);
                 }
-                if killed.is_some() {
+                if killed.is_some() || (!stopped && stop.is_some_and(|s| s.load(Ordering::Acquire))) {
+                    stopped = killed.is_none();
                     let _ = zygote::send(self.sock.as_raw_fd(), &Request::Kill, &[]);
                     self.cgroup.kill_all()?;
                 }
@@ -272,7 +322,7 @@ impl Sandbox {
             };
             let cpu_left = limits.cpu_time.saturating_sub(cpu) / (2 * cores);
             let wall_left = limits.wall_time.saturating_sub(elapsed);
-            let wait = if killed.is_some() {
+            let wait = if killed.is_some() || stopped {
                 Duration::from_millis(100)
             } else if enforcing {
                 cpu_left
@@ -280,6 +330,12 @@ impl Sandbox {
                     .clamp(Duration::from_millis(1), Duration::from_millis(100))
             } else {
                 wall_left.clamp(Duration::from_millis(1), Duration::from_millis(100))
+            };
+            // A run that may be asked to stop notices within this.
+            let wait = if stop.is_some() && !stopped {
+                wait.min(Duration::from_millis(20))
+            } else {
+                wait
             };
             let mut pfds = [
                 libc::pollfd {

@@ -427,6 +427,9 @@ fn exec_child(
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
         libc::setsid();
         libc::umask(0o022);
+        // A program starts as from a shell: writing to a pipe nobody reads kills it with SIGPIPE
+        // (our own runtime ignores that signal, and an ignored signal survives `execve`).
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     if let Err(e) = fs::write("/proc/self/oom_score_adj", "1000") {
         return format!("oom_score_adj: {e}");

@@ -136,6 +136,9 @@ async fn jobs_are_pulled_judged_and_reported() {
                 tests: Vec::new(),
                 compile_output: None,
                 error: None,
+                score: None,
+                max_score: None,
+                groups: Vec::new(),
             },
         },
     };

@@ -19,4 +19,4 @@ pub use problem::{ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statemen
 pub use submission::{
     NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted, SubmissionQuery,
 };
-pub use verdict::{JudgeReport, TestResult, Verdict};
+pub use verdict::{GroupResult, JudgeReport, TestResult, Verdict};

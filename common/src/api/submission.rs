@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::body::Field;
-use super::verdict::{JudgeReport, TestResult, Verdict};
+use super::verdict::{GroupResult, JudgeReport, TestResult, Verdict};
 use crate::jobs::{GradingStatus, GradingUpdate};
 
 /// Where a submission stands. It only moves forward: `queued → compiling → running → judged`.
@@ -60,7 +60,7 @@ pub struct Progress {
 }
 
 /// A submission as the API shows it. Lists leave out `source`, `tests` and `compile_output`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Submission {
     pub id: String,
     pub user_id: String,
@@ -79,7 +79,7 @@ pub struct Submission {
 }
 
 /// What judging a submission found; every field is absent until it is judged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
@@ -99,6 +99,14 @@ pub struct Outcome {
     /// Which delivery of the grading job produced the verdict (1 for the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u64>,
+    /// A scoring problem's score (see [`JudgeReport::score`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_score: Option<f64>,
+    /// A scoring problem's groups (see [`JudgeReport::groups`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupResult>>,
 }
 
 impl Outcome {
@@ -112,6 +120,9 @@ impl Outcome {
             compile_output: report.compile_output.clone(),
             error: report.error.clone(),
             attempt: Some(attempt),
+            score: report.score,
+            max_score: report.max_score,
+            groups: (!report.groups.is_empty()).then(|| report.groups.clone()),
         }
     }
 }
@@ -175,7 +186,7 @@ pub struct SubmissionAccepted {
 
 /// One event of `GET /api/submissions/{id}/events`: the submission as it stands (the first
 /// event), or what changed. Its SSE id grows with progress ([`StatusEvent::rank`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusEvent {
     pub id: String,
     pub status: Status,

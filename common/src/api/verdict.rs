@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Accepted,
+    /// A scoring problem's submission that earned some of its points, not all.
+    PartiallyAccepted,
     WrongAnswer,
     TimeLimitExceeded,
     MemoryLimitExceeded,
@@ -22,6 +24,7 @@ impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Accepted => "accepted",
+            Verdict::PartiallyAccepted => "partially_accepted",
             Verdict::WrongAnswer => "wrong_answer",
             Verdict::TimeLimitExceeded => "time_limit_exceeded",
             Verdict::MemoryLimitExceeded => "memory_limit_exceeded",
@@ -64,8 +67,22 @@ pub struct TestResult {
     pub stderr: Option<String>,
 }
 
+/// One scored test group of a scoring problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupResult {
+    /// Its path inside the package's `data/`, e.g. `secret/group1`.
+    pub name: String,
+    /// `accepted` when every test case in it was, else the first other verdict among them.
+    pub verdict: Verdict,
+    pub score: f64,
+    pub max_score: f64,
+    /// How many of its test cases (subgroups included) were accepted, of how many.
+    pub accepted_tests: u32,
+    pub tests: u32,
+}
+
 /// The outcome of judging one submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JudgeReport {
     pub verdict: Verdict,
     /// Maximum CPU time over the tests that ran.
@@ -79,6 +96,15 @@ pub struct JudgeReport {
     /// Why the judge failed, for `internal_error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A scoring problem's score: what the secret groups earned (samples never count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The most a scoring problem's submission can earn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_score: Option<f64>,
+    /// A scoring problem's groups, `secret` first, then its subgroups in test order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupResult>,
 }
 
 impl JudgeReport {
@@ -91,6 +117,9 @@ impl JudgeReport {
             tests: Vec::new(),
             compile_output: None,
             error: Some(reason.into()),
+            score: None,
+            max_score: None,
+            groups: Vec::new(),
         }
     }
 }

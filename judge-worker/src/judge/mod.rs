@@ -4,18 +4,19 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::{JudgeReport, Verdict};
 use sha2::{Digest, Sha256};
 
 use crate::language::{self, Language, LanguageInfo, Unavailable};
-use problem_package::{OutputValidator, ProblemPackage};
+use problem_package::{Interaction, OutputValidator, ProblemPackage};
 use sandbox::files;
 use sandbox::{default_binds, Bind, Limits, Sandbox, SandboxConfig, SandboxError, SandboxPool};
 
 mod compile;
+mod interactive;
 mod overshoot;
 mod run;
 
@@ -48,7 +49,9 @@ pub struct JudgeConfig {
     pub validator_limits: Limits,
     /// Processes and threads a submission may have at once.
     pub max_processes: u32,
-    /// First uid of the sandbox slots.
+    /// First uid of the sandbox slots. A judge that meets an interactive or multi-pass problem
+    /// adds as many slots again for output validators, with the uids after the submissions'
+    /// (`uid_base + slots` on).
     pub uid_base: u32,
     /// More host paths to show read-only in the sandbox.
     pub extra_binds: Vec<PathBuf>,
@@ -138,6 +141,12 @@ pub struct Judge {
     languages: Vec<Language>,
     unavailable: Vec<Unavailable>,
     pool: SandboxPool,
+    /// How [`Judge::validator_pool`] is made, on first use.
+    sandbox_config: SandboxConfig,
+    /// The slots output validators of interactive and multi-pass problems run in, beside the
+    /// submission's: as many as `pool` has, so that a submission holding one of each never waits
+    /// for the other.
+    validator_pool: OnceLock<Result<SandboxPool, String>>,
     /// Compiled custom validators by the SHA-256 of their sources, so that a package replaced on
     /// disk is never judged with its predecessor's validator.
     validators: Mutex<HashMap<String, Arc<Program>>>,
@@ -232,13 +241,15 @@ impl Judge {
         };
         let pool = match &config.state_dir {
             Some(_) => SandboxPool::new(&sandbox_config, config.slots)?,
-            None => SandboxPool::with_temp_state(sandbox_config, config.slots)?,
+            None => SandboxPool::with_temp_state(sandbox_config.clone(), config.slots)?,
         };
         Ok(Judge {
             config,
             languages,
             unavailable,
             pool,
+            sandbox_config,
+            validator_pool: OnceLock::new(),
             validators: Mutex::new(HashMap::new()),
         })
     }
@@ -292,6 +303,9 @@ impl Judge {
             tests: Vec::new(),
             compile_output: None,
             error: None,
+            score: None,
+            max_score: None,
+            groups: Vec::new(),
         };
         let Some(language) = self.language(language_id) else {
             report.error = Some(format!("language {language_id:?} is not offered"));
@@ -336,12 +350,41 @@ impl Judge {
                 return report;
             }
         }
+        // Interactive and multi-pass problems: a second slot for the validator.
+        let mut vslot = None;
+        if package.interaction != Interaction::Batch {
+            let Some(v) = &validator else {
+                report.error =
+                    Some("an interactive or multi-pass problem without an output validator".into());
+                return report;
+            };
+            let pool = match self.validator_pool() {
+                Ok(p) => p,
+                Err(e) => {
+                    report.error = Some(format!("validator sandbox: {e}"));
+                    return report;
+                }
+            };
+            let s = pool.lend();
+            if let Err(e) = install(&s.checker_dir(), &v.files) {
+                report.error = Some(format!("install validator: {e}"));
+                return report;
+            }
+            vslot = Some(s);
+        }
         let of = package.tests.len() as u32;
         report.verdict = Verdict::Accepted;
+        // A scoring problem's later groups earn points after an earlier one failed.
+        let run_all = options.run_all_tests || package.scoring.is_some();
         for (i, test) in package.tests.iter().enumerate() {
             let index = i as u32 + 1;
             progress(Progress::Running { test: index, of });
-            let result = self.run_test(&mut slot, package, &program, validator.as_deref(), test, index);
+            let result = match (&mut vslot, &validator) {
+                (Some(vslot), Some(v)) => {
+                    self.run_passes(&mut slot, vslot, package, &program, v, test, index)
+                }
+                _ => self.run_test(&mut slot, package, &program, validator.as_deref(), test, index),
+            };
             report.run_time_ms = report.run_time_ms.max(result.time_ms);
             report.memory_kb = report.memory_kb.max(result.memory_kb);
             let verdict = result.verdict;
@@ -353,12 +396,35 @@ impl Judge {
                 if report.verdict == Verdict::Accepted {
                     report.verdict = verdict;
                 }
-                if !options.run_all_tests {
+                if !run_all {
                     break;
                 }
             }
         }
+        if let Some(scoring) = &package.scoring {
+            score(&mut report, scoring);
+        }
         report
+    }
+
+    /// The validators' slots, prepared on first use.
+    fn validator_pool(&self) -> Result<&SandboxPool, String> {
+        self.validator_pool
+            .get_or_init(|| {
+                let mut config = self.sandbox_config.clone();
+                config.uid_base += self.pool.size() as u32;
+                let pool = match &self.config.state_dir {
+                    Some(dir) => {
+                        config.state_dir = dir.join("validators");
+                        std::fs::create_dir_all(&config.state_dir).map_err(|e| e.to_string())?;
+                        SandboxPool::new(&config, self.pool.size())
+                    }
+                    None => SandboxPool::with_temp_state(config, self.pool.size()),
+                };
+                pool.map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The package's compiled custom validator, compiled on first use.
@@ -425,6 +491,50 @@ impl Judge {
             .insert(key, program.clone());
         Ok(Some(program))
     }
+}
+
+/// Scores a scoring problem's report (every test ran): its score, its groups, and its verdict:
+/// `accepted` with every point, `partially_accepted` with some, else the first failing secret
+/// test's verdict. A judge failure on any test keeps `internal_error` and awards nothing.
+fn score(report: &mut JudgeReport, scoring: &problem_package::scoring::Scoring) {
+    let verdict_of = |i: usize| report.tests.get(i).map_or(Verdict::InternalError, |t| t.verdict);
+    let (total, groups) = scoring.score(&|i| verdict_of(i) == Verdict::Accepted);
+    report.groups = groups
+        .iter()
+        .map(|g| common::GroupResult {
+            name: g.name.clone(),
+            verdict: g
+                .tests
+                .iter()
+                .map(|&i| verdict_of(i))
+                .find(|v| *v != Verdict::Accepted)
+                .unwrap_or(Verdict::Accepted),
+            score: g.score,
+            max_score: g.max_score,
+            accepted_tests: g
+                .tests
+                .iter()
+                .filter(|&&i| verdict_of(i) == Verdict::Accepted)
+                .count() as u32,
+            tests: g.tests.len() as u32,
+        })
+        .collect();
+    report.max_score = Some(scoring.secret.max_score);
+    if report.tests.iter().any(|t| t.verdict == Verdict::InternalError) {
+        report.verdict = Verdict::InternalError;
+        return;
+    }
+    report.score = Some(total);
+    let secret = &report.groups[0];
+    report.verdict = if total >= scoring.secret.max_score - 1e-6 {
+        Verdict::Accepted
+    } else if total > 1e-9 {
+        Verdict::PartiallyAccepted
+    } else if secret.verdict != Verdict::Accepted {
+        secret.verdict
+    } else {
+        Verdict::WrongAnswer
+    };
 }
 
 #[cfg(test)]

@@ -63,20 +63,48 @@ impl Judge {
         result: &mut TestResult,
     ) -> Result<(), Failure> {
         slot.clean()?;
-        let time_limit = package.time_limit();
-        let limits = Limits {
-            cpu_time: time_limit,
-            wall_time: self.config.wall_time_overshoot.wall_limit(time_limit),
-            memory: package.limits.memory_bytes + program.memory_allowance,
-            processes: self.config.max_processes,
-            // The output limit, unless the runtime sizes files of its own beyond it (BEAM's JIT
-            // maps its code through an 8 MiB memfd): then the output's size is checked below.
-            file_size: package.limits.output_bytes.max(program.min_file_size),
-            open_files: 256,
-            stack: Some(package.limits.memory_bytes),
-            address_space: None,
+        let out_path = self.run_batch(
+            slot,
+            package,
+            program,
+            &test.input,
+            test.name.starts_with("sample/"),
+            result,
+        )?;
+        let judgement = match validator {
+            None => {
+                let flags = DefaultValidator::from_flags(&test.validator_flags).map_err(Failure::Internal)?;
+                let out = std::fs::read(&out_path)?;
+                let ans = std::fs::read(&test.answer)?;
+                flags.judge(&out, &ans)
+            }
+            Some(v) => self.run_validator(slot, v, test, &out_path)?,
         };
-        let input = File::open(&test.input)?;
+        match judgement {
+            Judgement::Accepted => {
+                result.verdict = Verdict::Accepted;
+                Ok(())
+            }
+            Judgement::WrongAnswer(why) => Err(Failure::Verdict(Verdict::WrongAnswer, why)),
+        }
+    }
+
+    /// Runs the submission on `input` (a host path) with its output to a file of the slot's,
+    /// whose path it returns; a run that failed or went over a limit is the matching verdict.
+    /// Its figures go to `result` (the largest of several runs, for multi-pass problems), and its
+    /// standard error too when `show_stderr`.
+    pub(super) fn run_batch(
+        &self,
+        slot: &mut Sandbox,
+        package: &ProblemPackage,
+        program: &Program,
+        input: &std::path::Path,
+        show_stderr: bool,
+        result: &mut TestResult,
+    ) -> Result<std::path::PathBuf, Failure> {
+        let time_limit = package.time_limit();
+        let limits = self.submission_limits(package, program);
+        let input = File::open(input)?;
         let out_path = slot.io_dir().join("output");
         let output = File::create(&out_path)?;
         let cmd = Command {
@@ -96,12 +124,10 @@ impl Judge {
             },
         )?;
         // Only a sample's: a secret test's standard error could carry its data out.
-        if test.name.starts_with("sample/") && run.captured.total > 0 {
+        if show_stderr && run.captured.total > 0 {
             result.stderr = Some(shown(&run.captured));
         }
-        result.time_ms = run.cpu_time.as_millis() as u64;
-        result.wall_time_ms = run.wall_time.as_millis() as u64;
-        result.memory_kb = run.memory / 1024;
+        record_figures(result, &run);
         let output_len = output.metadata()?.len();
         if let Some(e) = &run.exec_error {
             return Err(Failure::Internal(format!("cannot start the program: {e}")));
@@ -153,21 +179,23 @@ impl Judge {
             }
             return Err(Failure::Verdict(Verdict::RuntimeError, run.status.to_string()));
         }
-        let judgement = match validator {
-            None => {
-                let flags = DefaultValidator::from_flags(&test.validator_flags).map_err(Failure::Internal)?;
-                let out = std::fs::read(&out_path)?;
-                let ans = std::fs::read(&test.answer)?;
-                flags.judge(&out, &ans)
-            }
-            Some(v) => self.run_validator(slot, v, test, &out_path)?,
-        };
-        match judgement {
-            Judgement::Accepted => {
-                result.verdict = Verdict::Accepted;
-                Ok(())
-            }
-            Judgement::WrongAnswer(why) => Err(Failure::Verdict(Verdict::WrongAnswer, why)),
+        Ok(out_path)
+    }
+
+    /// The limits of one run of the submission.
+    pub(super) fn submission_limits(&self, package: &ProblemPackage, program: &Program) -> Limits {
+        let time_limit = package.time_limit();
+        Limits {
+            cpu_time: time_limit,
+            wall_time: self.config.wall_time_overshoot.wall_limit(time_limit),
+            memory: package.limits.memory_bytes + program.memory_allowance,
+            processes: self.config.max_processes,
+            // The output limit, unless the runtime sizes files of its own beyond it (BEAM's JIT
+            // maps its code through an 8 MiB memfd): then the output's size is checked below.
+            file_size: package.limits.output_bytes.max(program.min_file_size),
+            open_files: 256,
+            stack: Some(package.limits.memory_bytes),
+            address_space: None,
         }
     }
 
@@ -228,8 +256,15 @@ impl Judge {
     }
 }
 
+/// Puts a run's figures into a test's result, keeping the larger ones of an earlier pass.
+pub(super) fn record_figures(result: &mut TestResult, run: &RunResult) {
+    result.time_ms = result.time_ms.max(run.cpu_time.as_millis() as u64);
+    result.wall_time_ms = result.wall_time_ms.max(run.wall_time.as_millis() as u64);
+    result.memory_kb = result.memory_kb.max(run.memory / 1024);
+}
+
 /// Whether the run's standard error holds one of the runtime's out-of-memory messages.
-fn runtime_ran_out_of_memory(stderr: &Captured, messages: &[String]) -> bool {
+pub(super) fn runtime_ran_out_of_memory(stderr: &Captured, messages: &[String]) -> bool {
     if messages.is_empty() {
         return false;
     }

@@ -1,0 +1,2 @@
+# Waits for the judge to speak first, as the judge waits for it.
+input()
