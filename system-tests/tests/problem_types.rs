@@ -41,6 +41,10 @@ async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, 
         let status = r.status().as_u16();
         assert_eq!(status, 201, "{name}: {}", r.text().await.unwrap());
     }
+    // The judge announces its languages once its slots are ready, seconds later on a busy machine.
+    for language in ["c", "cpp", "python3"] {
+        stack.wait_for_language(language).await;
+    }
     (stack, judge, user)
 }
 
@@ -54,8 +58,9 @@ async fn submit(stack: &Stack, token: &str, problem: &str, path: &str, language:
             None,
         )
         .await;
-    assert_eq!(r.status().as_u16(), 202);
+    let status = r.status().as_u16();
     let created: Value = r.json().await.unwrap();
+    assert_eq!(status, 202, "{problem}/{path}: {created}");
     created["id"].as_str().unwrap().to_owned()
 }
 
