@@ -24,6 +24,9 @@ async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, 
     })
     .await;
     let judge = JudgeProcess::start(&stack.nats, Some(uid_base), false);
+    for language in ["c", "python3"] {
+        stack.wait_for_language(language).await;
+    }
     let admin = stack.token("admin", "admin password").await;
     stack.register("solver", "correct horse battery").await;
     let user = stack.token("solver", "correct horse battery").await;
@@ -54,8 +57,9 @@ async fn submit(stack: &Stack, token: &str, problem: &str, path: &str, language:
             None,
         )
         .await;
-    assert_eq!(r.status().as_u16(), 202);
+    let status = r.status().as_u16();
     let created: Value = r.json().await.unwrap();
+    assert_eq!(status, 202, "{problem}/{path}: {created}");
     created["id"].as_str().unwrap().to_owned()
 }
 
