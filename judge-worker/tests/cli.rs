@@ -106,6 +106,54 @@ fn judge_reports_the_score_and_groups_of_a_scoring_problem() {
     assert_eq!(none["score"].as_f64(), Some(0.0));
 }
 
+/// Interactive and multi-pass problems through the local command: the validator's verdict per
+/// test, the exit code of the submission's verdict.
+#[test]
+fn judge_runs_interactive_and_multi_pass_problems() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let run = |problem: &str, language: &str, file: &str| {
+        let problem = support::examples_dir().join(problem);
+        let out = judge_worker()
+            .args([
+                "judge",
+                "--uid-base",
+                "63560",
+                "--json",
+                "--language",
+                language,
+                "--problem",
+            ])
+            .arg(&problem)
+            .arg(problem.join(file))
+            .output()
+            .expect("run judge-worker");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        (out.status.code(), report)
+    };
+    let (code, report) = run("guess", "c", "submissions/accepted/bisect.c");
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["tests"].as_array().map(Vec::len), Some(5));
+    let (code, report) = run("guess", "python3", "submissions/wrong_answer/count_up.py");
+    assert_eq!(code, Some(1));
+    assert_eq!(report["verdict"], "wrong_answer", "{report}");
+    let detail = report["tests"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("no correct guess"),
+        "the validator's message: {report}"
+    );
+    let (code, report) = run("twopass", "python3", "submissions/accepted/letters.py");
+    assert_eq!(code, Some(0), "{report}");
+    let (code, report) = run(
+        "twopass",
+        "python3",
+        "submissions/run_time_error/second_run_crashes.py",
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(report["verdict"], "runtime_error", "{report}");
+}
+
 #[test]
 fn judge_stops_at_the_first_failure_unless_asked_for_all_tests() {
     if !support::can_sandbox() {

@@ -24,6 +24,9 @@ async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, 
     })
     .await;
     let judge = JudgeProcess::start(&stack.nats, Some(uid_base), false);
+    for language in ["c", "python3"] {
+        stack.wait_for_language(language).await;
+    }
     let admin = stack.token("admin", "admin password").await;
     stack.register("solver", "correct horse battery").await;
     let user = stack.token("solver", "correct horse battery").await;

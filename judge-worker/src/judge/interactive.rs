@@ -8,8 +8,11 @@
 //! 1. the submission went over one of its limits: `time_limit_exceeded` (CPU or wall time; a
 //!    submission that stops reading or floods the pipe blocks until its wall time ends it) or
 //!    `memory_limit_exceeded`;
-//! 2. the validator exited 43: `wrong_answer` (the submission is stopped at once), unless the
-//!    submission had failed before (then `runtime_error`, as DOMjudge decides by who ended first);
+//! 2. the validator exited 43: `wrong_answer` (the submission is stopped at once). A submission
+//!    that crashes mid-interaction often gets this too: the validator sees its output end (or,
+//!    if the validator was writing, rule 3 makes it `runtime_error`).
+//!    Which of the two ended first cannot be told reliably (an interpreter closes its standard
+//!    streams well before its process ends), so the validator's word is taken;
 //! 3. the validator died writing to a submission that had gone (`SIGPIPE`, or `EPIPE` in a
 //!    runtime that ignores the signal, as Python does): `runtime_error` if the submission failed,
 //!    else `wrong_answer`;
@@ -281,7 +284,6 @@ impl Judge {
             }
         };
         match validator_code(&vrun) {
-            Some(EXIT_WRONG_ANSWER) if submission_failed => Err(runtime_error()),
             Some(EXIT_WRONG_ANSWER) => Ok(Said::WrongAnswer(judge_message(&feedback)?)),
             Some(EXIT_ACCEPTED) if submission_failed => Err(runtime_error()),
             Some(EXIT_ACCEPTED) => Ok(Said::Accepted),

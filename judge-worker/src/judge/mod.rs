@@ -332,6 +332,11 @@ impl Judge {
             Err((Failure::Verdict(v, output), _)) => {
                 report.verdict = v;
                 report.compile_output = Some(output);
+                // A scoring problem's submission that does not compile earns nothing, and says so.
+                if let Some(scoring) = &package.scoring {
+                    report.score = Some(0.0);
+                    report.max_score = Some(scoring.secret.max_score);
+                }
                 return report;
             }
             Err((Failure::Internal(e), output)) => {
