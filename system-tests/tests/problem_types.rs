@@ -44,10 +44,6 @@ async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, 
         let status = r.status().as_u16();
         assert_eq!(status, 201, "{name}: {}", r.text().await.unwrap());
     }
-    // The judge announces its languages once its slots are ready, seconds later on a busy machine.
-    for language in ["c", "cpp", "python3"] {
-        stack.wait_for_language(language).await;
-    }
     (stack, judge, user)
 }
 
