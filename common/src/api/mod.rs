@@ -8,6 +8,7 @@ pub mod comment;
 pub mod language;
 pub mod page;
 pub mod problem;
+pub mod run;
 pub mod submission;
 pub mod verdict;
 
@@ -16,7 +17,8 @@ pub use comment::{Comment, NewComment};
 pub use language::Language;
 pub use page::{Page, PageQuery};
 pub use problem::{ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statement, StatementFormat};
+pub use run::{NewRun, Run, RunAccepted, RunCase, RunQuery, RunReport, RunStatus};
 pub use submission::{
     NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted, SubmissionQuery,
 };
-pub use verdict::{JudgeReport, TestResult, Verdict};
+pub use verdict::{is_sample, Feedback, FirstDifference, JudgeReport, Output, TestResult, Verdict};
