@@ -420,7 +420,7 @@ impl Worker {
         });
         tracing::info!(verdict = ?report.verdict, "run done");
         run.status = RunStatus::Done;
-        run.report = Some(report);
+        run.report = report;
         match self.put_run(&run).await {
             Ok(()) => {
                 let _ = msg.double_ack().await;

@@ -294,9 +294,9 @@ fn asked(body: &Value, base64: bool) -> Result<Asked, Value> {
 
 /// Judge0's status of a run.
 fn status_of(run: &Run) -> (u32, Option<&RunCase>) {
-    let report = match (&run.status, &run.report) {
-        (RunStatus::Queued, _) => return (1, None),
-        (RunStatus::Done, Some(r)) => r,
+    let report = match run.status {
+        RunStatus::Queued => return (1, None),
+        RunStatus::Done => &run.report,
         _ => return (2, None),
     };
     let case = report.cases.first();
@@ -327,7 +327,7 @@ fn status_of(run: &Run) -> (u32, Option<&RunCase>) {
 /// A run as a Judge0 submission with `fields`.
 fn view(run: &Run, base64: bool, fields: &[&str]) -> Value {
     let (status, case) = status_of(run);
-    let report = run.report.as_ref();
+    let report = Some(&run.report).filter(|_| run.status.is_final());
     let text = |value: Option<String>, name: &str| -> Value {
         match value {
             None => Value::Null,

@@ -147,7 +147,7 @@ pub async fn start(svc: &Service, user_id: &str, asked: Asked) -> Result<Run, Su
         expected_output: asked.expected_output,
         status: RunStatus::Queued,
         created_at: crate::now(),
-        report: None,
+        report: Default::default(),
     };
     let bucket = svc.runs.bucket().await?;
     let broker = |e: &dyn std::fmt::Display| SubmissionError::Broker(e.to_string());

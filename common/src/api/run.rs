@@ -98,6 +98,7 @@ pub struct RunReport {
     /// only `compilation_error` or `internal_error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    #[serde(default)]
     pub cases: Vec<RunCase>,
     /// The compiler's output (truncated), when it said anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,9 +126,9 @@ pub struct Run {
     pub expected_output: Option<String>,
     pub status: RunStatus,
     pub created_at: DateTime<Utc>,
-    /// The report, once `done`.
-    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
-    pub report: Option<RunReport>,
+    /// The report: empty until `done`.
+    #[serde(default, flatten)]
+    pub report: RunReport,
 }
 
 /// The answer to `POST /api/runs` when it does not wait (202): where to follow the run.
@@ -162,11 +163,11 @@ mod tests {
             expected_output: None,
             status: RunStatus::Done,
             created_at: chrono::DateTime::from_timestamp_millis(0).unwrap(),
-            report: Some(RunReport {
+            report: RunReport {
                 verdict: Some(Verdict::CompilationError),
                 compile_output: Some("error".into()),
                 ..Default::default()
-            }),
+            },
         };
         let v = serde_json::to_value(&run).unwrap();
         assert_eq!(v["status"], "done");
