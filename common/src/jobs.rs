@@ -55,16 +55,12 @@ pub const RUN_TTL: Duration = Duration::from_secs(3600);
 /// One run without grading, as the judge receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunJob {
-    /// The run as stored when it was accepted (`queued`); the judge writes it back with its
-    /// progress and report.
+    /// The run as stored when it was accepted (`queued`, with its source and input); the judge
+    /// writes it back with its progress and report.
     pub run: crate::api::Run,
     /// The problem's package (its samples, limits and validator), if the run names a problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_digest: Option<String>,
-    pub source: String,
-    /// The caller's input; absent: the problem's samples.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<String>,
 }
 
 /// The subject of the advisory JetStream sends when a job of the judges' consumer reached its

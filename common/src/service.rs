@@ -31,6 +31,8 @@ pub struct Caller {
     pub resource_id: Option<String>,
     /// The client's `Idempotency-Key`, for creating endpoints.
     pub idempotency_key: Option<String>,
+    /// The query string as a JSON object of strings, where the edge passes one beside a body.
+    pub query: Option<String>,
 }
 
 impl Caller {
@@ -42,6 +44,7 @@ impl Caller {
             request_id: get(headers::REQUEST_ID).unwrap_or_else(|| "-".to_owned()),
             resource_id: get(headers::RESOURCE_ID),
             idempotency_key: get(headers::IDEMPOTENCY_KEY),
+            query: get(headers::QUERY),
         }
     }
 

@@ -31,6 +31,20 @@ pub mod submission {
     pub const RUNS_GET: &str = "submission.runs.get";
 }
 
+/// The Judge0-compatible layer, served by the submission service (`/judge0/…` at the edge): it
+/// translates Judge0 CE's requests into runs and runs into Judge0's answers.
+pub mod judge0 {
+    pub const SUBMISSIONS_CREATE: &str = "submission.judge0.submissions.create";
+    pub const SUBMISSIONS_GET: &str = "submission.judge0.submissions.get";
+    pub const BATCH_CREATE: &str = "submission.judge0.batch.create";
+    pub const BATCH_GET: &str = "submission.judge0.batch.get";
+    pub const LANGUAGES: &str = "submission.judge0.languages.list";
+    pub const LANGUAGE: &str = "submission.judge0.languages.get";
+    pub const STATUSES: &str = "submission.judge0.statuses";
+    pub const ABOUT: &str = "submission.judge0.about";
+    pub const CONFIG_INFO: &str = "submission.judge0.config_info";
+}
+
 /// The judge service (`nats micro info judge`): its metadata lists the languages it runs.
 pub mod judge {
     pub const SERVICE: &str = "judge";
@@ -90,6 +104,9 @@ pub mod headers {
     pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
     /// The media type of a reply that is not JSON (a statement served in its own format).
     pub const CONTENT_TYPE: &str = "Content-Type";
+    /// The request's query string as a JSON object of strings, for operations that take both a
+    /// query and a body (the Judge0 layer).
+    pub const QUERY: &str = "X-Query";
     /// The id the URL names (`/api/problems/{id}`, `POST /api/problems?id=`), if any.
     pub const RESOURCE_ID: &str = "X-Resource-Id";
     /// JetStream's de-duplication id of a published message.

@@ -85,7 +85,50 @@ impl Bridge {
         idempotency_key: Option<&str>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
+        self.call_full(
+            subject,
+            caller,
+            request_id,
+            resource_id,
+            idempotency_key,
+            None,
+            body,
+        )
+        .await
+    }
+
+    /// Like [`Bridge::call_about`], also passing the query string (a JSON object of strings).
+    pub async fn call_with_query(
+        &self,
+        subject: &'static str,
+        caller: Option<&AuthUser>,
+        request_id: &RequestId,
+        resource_id: Option<&str>,
+        query: &str,
+        body: Bytes,
+    ) -> Result<Response, ApiError> {
+        self.call_full(subject, caller, request_id, resource_id, None, Some(query), body)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)] // private: the one place every optional header is set
+    async fn call_full(
+        &self,
+        subject: &'static str,
+        caller: Option<&AuthUser>,
+        request_id: &RequestId,
+        resource_id: Option<&str>,
+        idempotency_key: Option<&str>,
+        query: Option<&str>,
+        body: Bytes,
+    ) -> Result<Response, ApiError> {
         let mut h = HeaderMap::new();
+        if let Some(query) = query {
+            let value = query
+                .parse::<async_nats::HeaderValue>()
+                .map_err(|_| ApiError::Problem(common::Problem::field("query", "cannot be passed on")))?;
+            h.insert(headers::QUERY, value);
+        }
         h.insert(headers::REQUEST_ID, request_id.0.as_str());
         if let Some(id) = resource_id {
             // An id NATS cannot carry (a line break, a control character) names nothing we have.

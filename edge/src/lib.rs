@@ -91,6 +91,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, EdgeError> {
             header::ACCEPT,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("x-auth-token"),
             middleware::X_REQUEST_ID,
         ])
         .expose_headers([header::LOCATION, header::RETRY_AFTER, middleware::X_REQUEST_ID])
@@ -122,6 +123,7 @@ impl Edge {
         let api = Arc::new(api.to_json().map_err(|e| EdgeError::OpenApi(e.to_string()))?);
         let router = router
             .merge(web::router())
+            .merge(routes::judge0::router())
             .route(
                 "/api/openapi.json",
                 axum::routing::get(move || {

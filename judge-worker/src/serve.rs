@@ -400,14 +400,14 @@ impl Worker {
                 };
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
                 let judge = self.judge.clone();
-                let (language, source, stdin) =
-                    (job.run.language.clone(), job.source.clone(), job.stdin.clone());
+                let asked = job.run.clone();
                 let task = tokio::task::spawn_blocking(move || {
                     judge.trial(
                         package.as_deref(),
-                        &language,
-                        source.as_bytes(),
-                        stdin.as_deref().map(str::as_bytes),
+                        &asked.language,
+                        asked.source.as_bytes(),
+                        asked.stdin.as_deref().map(str::as_bytes),
+                        asked.expected_output.as_deref().map(str::as_bytes),
                         |p| {
                             let _ = tx.send(p);
                         },
@@ -437,7 +437,7 @@ impl Worker {
         });
         tracing::info!(verdict = ?report.verdict, "run done");
         run.status = RunStatus::Done;
-        run.report = Some(report);
+        run.report = report;
         match self.put_run(&run).await {
             Ok(()) => {
                 let _ = msg.double_ack().await;

@@ -11,6 +11,7 @@ pub mod consume;
 pub mod dead_jobs;
 pub mod error;
 pub mod intake;
+pub mod judge0;
 pub mod languages;
 pub mod limits;
 pub mod paging;
@@ -28,6 +29,7 @@ use async_nats::jetstream;
 use common::config::{self, ConfigError};
 use common::nats::NatsSettings;
 use common::service::{Answer, Caller};
+use common::subjects::judge0 as j0;
 use common::subjects::submission as subjects;
 use serde::de::DeserializeOwned;
 
@@ -131,6 +133,15 @@ pub async fn handle(
         subjects::COMMENTS_CREATE => comments::create(&svc, &caller, &resource_id(&caller)?, &body).await,
         subjects::COMMENTS_DELETE => comments::delete(&svc, &caller, &resource_id(&caller)?).await,
         subjects::RUNS_CREATE => runs::create(&svc, &caller, &body).await,
+        j0::SUBMISSIONS_CREATE => judge0::create(&svc, &caller, &body).await,
+        j0::SUBMISSIONS_GET => judge0::get(&svc, &caller, &resource_id(&caller)?).await,
+        j0::BATCH_CREATE => judge0::batch_create(&svc, &caller, &body).await,
+        j0::BATCH_GET => judge0::batch_get(&svc, &caller).await,
+        j0::LANGUAGES => judge0::languages(&svc).await,
+        j0::LANGUAGE => judge0::language(&svc, &resource_id(&caller)?).await,
+        j0::STATUSES => Ok(judge0::statuses()),
+        j0::ABOUT => Ok(judge0::about()),
+        j0::CONFIG_INFO => Ok(judge0::config_info(&svc)),
         subjects::RUNS_GET => runs::get(&svc, &caller, &resource_id(&caller)?).await,
         other => Err(SubmissionError::NoSuchOperation(other.to_owned())),
     }
@@ -251,6 +262,15 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         subjects::COMMENTS_DELETE,
         subjects::RUNS_CREATE,
         subjects::RUNS_GET,
+        j0::SUBMISSIONS_CREATE,
+        j0::SUBMISSIONS_GET,
+        j0::BATCH_CREATE,
+        j0::BATCH_GET,
+        j0::LANGUAGES,
+        j0::LANGUAGE,
+        j0::STATUSES,
+        j0::ABOUT,
+        j0::CONFIG_INFO,
     ];
     common::service::serve(
         service,

@@ -87,29 +87,67 @@ fn new_run(bytes: &[u8]) -> Result<Request, SubmissionError> {
     })
 }
 
+/// What a caller asks to run.
+pub struct Asked {
+    pub problem_id: Option<String>,
+    pub language: String,
+    pub source: String,
+    pub stdin: Option<String>,
+    pub expected_output: Option<String>,
+}
+
 /// `POST /api/runs`: 202 with the run's id (`Location` says where to follow it).
 pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answer, SubmissionError> {
     let user_id = caller.user().ok_or(SubmissionError::Unauthenticated)?.to_owned();
     let request = new_run(body)?;
-    let package_digest = match &request.problem_id {
+    let run = start(
+        svc,
+        &user_id,
+        Asked {
+            problem_id: request.problem_id,
+            language: request.language,
+            source: request.source,
+            stdin: request.stdin,
+            expected_output: None,
+        },
+    )
+    .await?;
+    let mut answer = Answer::json(
+        202,
+        &RunAccepted {
+            id: run.id.clone(),
+            status: run.status,
+        },
+    );
+    answer.location = Some(format!("/api/runs/{}", run.id));
+    Ok(answer)
+}
+
+/// Checks what `user_id` asks (the problem, the language, the user's rate), records the run in
+/// the bucket and queues it for the judges. The source and input must be checked already.
+pub async fn start(svc: &Service, user_id: &str, asked: Asked) -> Result<Run, SubmissionError> {
+    let package_digest = match &asked.problem_id {
         None => None,
         Some(id) => match svc.problem_refs.get(&svc.store, id).await? {
             Some(problem) => Some(problem.package_digest),
             None => return Err(body::BodyError::field("problem_id", "no such problem").into()),
         },
     };
-    if !svc.languages().await.iter().any(|l| l.id == request.language) {
+    if !svc.languages().await.iter().any(|l| l.id == asked.language) {
         return Err(body::BodyError::field("language", "no judge offers this language now").into());
     }
-    svc.counters.acquire_run(&user_id).await?;
+    svc.counters.acquire_run(user_id).await?;
     let run = Run {
         id: uuid::Uuid::now_v7().to_string(),
-        user_id,
-        problem_id: request.problem_id,
-        language: request.language,
+        user_id: user_id.to_owned(),
+        problem_id: asked.problem_id,
+        language: asked.language,
+        source: asked.source,
+        stdin: asked.stdin,
+        expected_output: asked.expected_output,
         status: RunStatus::Queued,
         created_at: crate::now(),
-        report: None,
+        report: Default::default(),
     };
     let bucket = svc.runs.bucket().await?;
     let broker = |e: &dyn std::fmt::Display| SubmissionError::Broker(e.to_string());
@@ -120,8 +158,6 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     let job = RunJob {
         run: run.clone(),
         package_digest,
-        source: request.source,
-        stdin: request.stdin,
     };
     let mut h = async_nats::HeaderMap::new();
     h.insert(subjects::headers::MESSAGE_ID, run.id.as_str());
@@ -136,23 +172,15 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         .await
         .map_err(|e| broker(&e))?;
     metrics::counter!("runs_created_total", "language" => run.language.clone()).increment(1);
-    let mut answer = Answer::json(
-        202,
-        &RunAccepted {
-            id: run.id.clone(),
-            status: run.status,
-        },
-    );
-    answer.location = Some(format!("/api/runs/{}", run.id));
-    Ok(answer)
+    Ok(run)
 }
 
-/// `GET /api/runs/{id}`: the owner or an admin; 404 for anyone else, and once it has expired.
-pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, SubmissionError> {
+/// The run `id` if `caller` may see it (its owner or an admin).
+pub async fn read(svc: &Service, caller: &Caller, id: &str) -> Result<Option<Run>, SubmissionError> {
     let user_id = caller.user().ok_or(SubmissionError::Unauthenticated)?;
     // Only ids we give out name an entry (anything else could be a key pattern).
     if uuid::Uuid::parse_str(id).is_err() {
-        return Err(SubmissionError::NotFound("run"));
+        return Ok(None);
     }
     let entry = svc
         .runs
@@ -161,9 +189,15 @@ pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, Sub
         .get(id)
         .await
         .map_err(|e| SubmissionError::Broker(e.to_string()))?;
-    let run = entry
+    Ok(entry
         .and_then(|v| serde_json::from_slice::<Run>(&v).ok())
-        .filter(|r| r.user_id == user_id || caller.is_admin())
+        .filter(|r| r.user_id == user_id || caller.is_admin()))
+}
+
+/// `GET /api/runs/{id}`: the owner or an admin; 404 for anyone else, and once it has expired.
+pub async fn get(svc: &Service, caller: &Caller, id: &str) -> Result<Answer, SubmissionError> {
+    let run = read(svc, caller, id)
+        .await?
         .ok_or(SubmissionError::NotFound("run"))?;
     Ok(Answer::json(200, &run))
 }

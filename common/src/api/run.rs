@@ -62,8 +62,9 @@ impl RunStatus {
 pub struct RunCase {
     /// `sample/1`, … for samples, `stdin` for the caller's own input.
     pub name: String,
-    /// For a sample: its verdict. For the caller's own input (nothing to compare with): only
-    /// when the run failed (a limit, a runtime error), absent when it ran to a normal end.
+    /// For a sample: its verdict. For the caller's own input: `accepted` or `wrong_answer` when
+    /// an expected output was given; else only when the run failed (a limit, a runtime error),
+    /// absent when it ran to a normal end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
     /// The sample's input and expected output (the caller can read them in the statement).
@@ -97,6 +98,7 @@ pub struct RunReport {
     /// only `compilation_error` or `internal_error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    #[serde(default)]
     pub cases: Vec<RunCase>,
     /// The compiler's output (truncated), when it said anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,11 +116,19 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem_id: Option<String>,
     pub language: String,
+    pub source: String,
+    /// The caller's input; absent: the problem's samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+    /// What the output must be (compared token by token, as the default validator does), for
+    /// a run on the caller's input (Judge0's `expected_output`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_output: Option<String>,
     pub status: RunStatus,
     pub created_at: DateTime<Utc>,
-    /// The report, once `done`.
-    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
-    pub report: Option<RunReport>,
+    /// The report: empty until `done`.
+    #[serde(default, flatten)]
+    pub report: RunReport,
 }
 
 /// The answer to `POST /api/runs` when it does not wait (202): where to follow the run.
@@ -148,13 +158,16 @@ mod tests {
             user_id: "u".into(),
             problem_id: None,
             language: "c".into(),
+            source: "int main;".into(),
+            stdin: None,
+            expected_output: None,
             status: RunStatus::Done,
             created_at: chrono::DateTime::from_timestamp_millis(0).unwrap(),
-            report: Some(RunReport {
+            report: RunReport {
                 verdict: Some(Verdict::CompilationError),
                 compile_output: Some("error".into()),
                 ..Default::default()
-            }),
+            },
         };
         let v = serde_json::to_value(&run).unwrap();
         assert_eq!(v["status"], "done");

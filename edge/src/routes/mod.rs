@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod comments;
 pub mod health;
+pub mod judge0;
 pub mod problems;
 pub mod runs;
 pub mod submissions;

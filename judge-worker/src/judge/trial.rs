@@ -5,6 +5,7 @@
 
 use common::api::{Output, RunCase, RunReport};
 use common::Verdict;
+use problem_package::validator::{DefaultValidator, Judgement};
 use problem_package::{ProblemLimits, ProblemPackage, TimeLimitSource};
 use sandbox::Captured;
 
@@ -28,8 +29,9 @@ fn stderr_of(captured: &Captured) -> Output {
 }
 
 impl Judge {
-    /// Runs `source` in `language_id` on `stdin`, or (without it) on `package`'s samples, with
-    /// the package's limits or the judge's defaults. Never fails: whatever goes wrong on the
+    /// Runs `source` in `language_id` on `stdin` (its output compared with `expected` when
+    /// given), or (without it) on `package`'s samples, with the package's limits or the judge's
+    /// defaults. Never fails: whatever goes wrong on the
     /// judge's side is an `internal_error` report.
     pub fn trial(
         &self,
@@ -37,6 +39,7 @@ impl Judge {
         language_id: &str,
         source: &[u8],
         stdin: Option<&[u8]>,
+        expected: Option<&[u8]>,
         mut progress: impl FnMut(Progress),
     ) -> RunReport {
         let mut report = RunReport::default();
@@ -130,7 +133,22 @@ impl Judge {
                     case.time_ms = run.cpu_time.as_millis() as u64;
                     case.wall_time_ms = run.wall_time.as_millis() as u64;
                     case.memory_kb = run.memory / 1024;
-                    match run_failure(&exec, &limits, &program) {
+                    let judged = run_failure(&exec, &limits, &program).and_then(|()| match expected {
+                        None => Ok(()),
+                        Some(answer) => {
+                            let out = std::fs::read(&exec.out_path)?;
+                            match DefaultValidator::default().judge(&out, answer) {
+                                Judgement::Accepted => {
+                                    case.verdict = Some(Verdict::Accepted);
+                                    Ok(())
+                                }
+                                Judgement::WrongAnswer(why) => {
+                                    Err(Failure::Verdict(Verdict::WrongAnswer, why))
+                                }
+                            }
+                        }
+                    });
+                    match judged {
                         Ok(()) => {}
                         Err(Failure::Verdict(v, detail)) => {
                             case.verdict = Some(v);
