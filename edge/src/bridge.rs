@@ -33,6 +33,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
     }
 }
 
+/// How long an idempotent request waits for its answer before it is sent again (within the NATS
+/// request timeout): far longer than any request takes, unless it was lost.
+const LOST_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a request that found no worker is retried before it is answered 503.
+const NO_RESPONDERS_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct Bridge {
     pub client: async_nats::Client,
@@ -50,7 +57,11 @@ impl Bridge {
         self.call_about(subject, caller, request_id, None, body).await
     }
 
-    /// Like [`Bridge::call`], passing the client's `Idempotency-Key` on.
+    /// Like [`Bridge::call`], passing the client's `Idempotency-Key` on — or one of the edge's own
+    /// (`edge-<uuid>`) when the client sent none, so that the request can be sent again when it
+    /// went unanswered for [`LOST_AFTER`] (on a cluster, the node between the edge and the worker
+    /// may have died with the request or its answer): a repeat with the same key gets the same
+    /// submission back, never a second one.
     pub async fn call_idempotent(
         &self,
         subject: &'static str,
@@ -59,7 +70,15 @@ impl Bridge {
         idempotency_key: Option<&str>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        self.call_with(subject, caller, request_id, None, idempotency_key, body)
+        let generated;
+        let key = match idempotency_key {
+            Some(key) => key,
+            None => {
+                generated = format!("edge-{}", uuid::Uuid::new_v4());
+                &generated
+            }
+        };
+        self.send(subject, caller, request_id, None, Some(key), body, true)
             .await
     }
 
@@ -72,11 +91,12 @@ impl Bridge {
         resource_id: Option<&str>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        self.call_with(subject, caller, request_id, resource_id, None, body)
+        self.send(subject, caller, request_id, resource_id, None, body, false)
             .await
     }
 
-    async fn call_with(
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
         &self,
         subject: &'static str,
         caller: Option<&AuthUser>,
@@ -84,6 +104,7 @@ impl Bridge {
         resource_id: Option<&str>,
         idempotency_key: Option<&str>,
         body: Bytes,
+        resend_when_lost: bool,
     ) -> Result<Response, ApiError> {
         self.call_full(
             subject,
@@ -151,17 +172,40 @@ impl Bridge {
             h.insert(headers::USER_ID, user.user_id.as_str());
             h.insert(headers::USER_ROLE, user.role.as_str());
         }
-        let reply = self
-            .client
-            .request_with_headers(subject, h, body)
-            .await
-            .map_err(|e| match e.kind() {
-                RequestErrorKind::TimedOut => ApiError::UpstreamTimeout,
-                RequestErrorKind::NoResponders => {
-                    ApiError::Unavailable(format!("no worker serves {subject}"))
+        // No responders means no worker received the request, so asking again is safe whatever
+        // it is: on a cluster, the workers of a node that died are back on another within
+        // milliseconds. A service that is really down still gets 503 within a second.
+        let started = tokio::time::Instant::now();
+        let deadline = started + NO_RESPONDERS_RETRY;
+        let budget = self.client.timeout().unwrap_or(LOST_AFTER);
+        let mut backoff = common::retry::Backoff::default();
+        let reply = loop {
+            let mut request = async_nats::Request::new()
+                .headers(h.clone())
+                .payload(body.clone());
+            if resend_when_lost && budget > LOST_AFTER {
+                request = request.timeout(Some(LOST_AFTER));
+            }
+            match self.client.send_request(subject, request).await {
+                Ok(reply) => break reply,
+                Err(e)
+                    if e.kind() == RequestErrorKind::TimedOut
+                        && resend_when_lost
+                        && started.elapsed() + LOST_AFTER <= budget =>
+                {
+                    tracing::warn!(subject, "no answer in {LOST_AFTER:?}; sending the request again");
                 }
-                _ => ApiError::Unavailable(e.to_string()),
-            })?;
+                Err(e) if e.kind() == RequestErrorKind::NoResponders => {
+                    let pause = backoff.next_pause();
+                    if tokio::time::Instant::now() + pause > deadline {
+                        return Err(ApiError::Unavailable(format!("no worker serves {subject}")));
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e) if e.kind() == RequestErrorKind::TimedOut => return Err(ApiError::UpstreamTimeout),
+                Err(e) => return Err(ApiError::Unavailable(e.to_string())),
+            }
+        };
         Ok(to_response(reply, request_id))
     }
 }

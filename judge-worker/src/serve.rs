@@ -276,11 +276,22 @@ impl Worker {
         }
     }
 
-    /// Publishes one update once (progress: best effort, a lost one is superseded).
+    /// Publishes one update once (progress: best effort, a lost one is superseded). A verdict
+    /// carries a message id (`<submission>:<attempt>:judged`), so a publish retried after its ack
+    /// was lost in an election is stored once.
     async fn publish(&self, update: &GradingUpdate) -> Result<(), JobError> {
         let body = serde_json::to_vec(update).expect("updates serialise");
+        let mut headers = async_nats::HeaderMap::new();
+        if matches!(update.status, GradingStatus::Judged { .. }) {
+            let id = format!("{}:{}:judged", update.submission_id, update.attempt);
+            headers.insert(subjects::headers::MESSAGE_ID, id.as_str());
+        }
         self.js
-            .publish(subjects::jobs::results(&update.submission_id), body.into())
+            .publish_with_headers(
+                subjects::jobs::results(&update.submission_id),
+                headers,
+                body.into(),
+            )
             .await
             .map_err(|e| JobError::Publish(e.to_string()))?
             .await
