@@ -54,6 +54,67 @@ impl Verification {
     }
 }
 
+/// Derives `package`'s time limit from its accepted submissions (judged under
+/// [`UNKNOWN_LIMIT_CAP`]) when it sets none, as [`verify`] does first; returns those judgings.
+/// Nothing is judged when the package sets a limit.
+pub fn derive_time_limit(judge: &Judge, package: &mut ProblemPackage) -> Vec<SubmissionCheck> {
+    if !package.needs_derived_time_limit() {
+        return Vec::new();
+    }
+    let (subs, _) = packaged_submissions(&package.root);
+    let mut capped = package.clone();
+    capped.limits.time_limit_ms = UNKNOWN_LIMIT_CAP.as_millis() as u64;
+    let mut checks = Vec::new();
+    let mut times = Vec::new();
+    for s in subs.into_iter().filter(|s| s.expected == ["accepted"]) {
+        let mut check = SubmissionCheck {
+            language: crate::language::language_of_file(std::path::Path::new(&s.path)),
+            path: s.path,
+            expected: s.expected,
+            verdict: None,
+            time_ms: 0,
+            memory_kb: 0,
+            agrees: false,
+            note: None,
+        };
+        judge_one(judge, &mut check, &capped);
+        if check.agrees {
+            times.push(SubmissionTime {
+                submission: check.path.clone(),
+                time_ms: check.time_ms,
+            });
+        }
+        checks.push(check);
+    }
+    package.derive_time_limit(times);
+    checks
+}
+
+fn judge_one(judge: &Judge, check: &mut SubmissionCheck, package: &ProblemPackage) {
+    let Some(language) = check.language.clone() else {
+        check.note = Some("no language of this judge has this file name".into());
+        return;
+    };
+    if judge.language(&language).is_none() {
+        check.note = Some(format!("language {language} is not offered here"));
+        return;
+    }
+    let source = match std::fs::read(package.root.join(&check.path)) {
+        Ok(s) => s,
+        Err(e) => {
+            check.note = Some(e.to_string());
+            return;
+        }
+    };
+    let report = judge.judge(package, &language, &source, &JudgeOptions::default(), |_| {});
+    let verdict = report.verdict.as_str().to_owned();
+    check.agrees = check.expected.contains(&verdict);
+    check.verdict = Some(verdict);
+    check.time_ms = report.run_time_ms;
+    check.memory_kb = report.memory_kb;
+    check.note = report.error.clone();
+}
+
 /// Judges every submission `package` carries (deriving its time limit first when it sets none,
 /// which `package` then keeps). `progress` hears of each submission as it starts.
 pub fn verify(judge: &Judge, package: &mut ProblemPackage, mut progress: impl FnMut(&str)) -> Verification {
@@ -72,29 +133,8 @@ pub fn verify(judge: &Judge, package: &mut ProblemPackage, mut progress: impl Fn
         })
         .collect();
     let mut run = |check: &mut SubmissionCheck, package: &ProblemPackage| {
-        let Some(language) = check.language.clone() else {
-            check.note = Some("no language of this judge has this file name".into());
-            return;
-        };
-        if judge.language(&language).is_none() {
-            check.note = Some(format!("language {language} is not offered here"));
-            return;
-        }
-        let source = match std::fs::read(package.root.join(&check.path)) {
-            Ok(s) => s,
-            Err(e) => {
-                check.note = Some(e.to_string());
-                return;
-            }
-        };
         progress(&check.path);
-        let report = judge.judge(package, &language, &source, &JudgeOptions::default(), |_| {});
-        let verdict = report.verdict.as_str().to_owned();
-        check.agrees = check.expected.contains(&verdict);
-        check.verdict = Some(verdict);
-        check.time_ms = report.run_time_ms;
-        check.memory_kb = report.memory_kb;
-        check.note = report.error.clone();
+        judge_one(judge, check, package);
     };
     let only_accepted = |c: &SubmissionCheck| c.expected == ["accepted"];
     let mut done = vec![false; checks.len()];
