@@ -6,7 +6,7 @@ CLUSTER ?= 1
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 TEST_RUNNER := $(if $(NEXTEST),$(CARGO) nextest run --no-fail-fast,$(CARGO) test --no-fail-fast)
 
-.PHONY: run test test-current-nats test-cgroup-v2 setup languages build bench fmt compose-check run-check deps-check clean-data
+.PHONY: run test verify-examples test-current-nats test-cgroup-v2 setup languages build bench fmt compose-check run-check deps-check clean-data
 
 # Tests that need the sandbox fail where it cannot be made; with ALLOW_NO_SANDBOX=1 (never set by
 # `make test`) they are skipped instead, each one noted here and counted at the end.
@@ -36,6 +36,7 @@ test:
 	@$(MAKE) --no-print-directory deps-check
 	@$(MAKE) --no-print-directory compose-check
 	@$(MAKE) --no-print-directory run-check
+	@$(MAKE) --no-print-directory verify-examples
 	@mkdir -p target && rm -f $(SKIP_LOG)
 	$(TEST_RUNNER) --workspace
 	@$(MAKE) --no-print-directory test-current-nats
@@ -54,6 +55,11 @@ deps-check:
 	@if $(CARGO) tree -p submission-worker -e normal,build --prefix none | grep -qE '^(judge-worker|sandbox) '; then \
 		echo "cargo tree: submission-worker depends on the judge"; exit 1; fi
 	@echo "cargo tree: judge-worker has no database driver; submission-worker has no judge"
+
+# Every example package passes Kattis's own checker (problemtools' verifyproblem, from .venv);
+# the languages its runner cannot run here are left out, each named in the script.
+verify-examples:
+	@scripts/verify-examples.sh
 
 # The tests that talk to NATS again, against a current nats-server release instead of Debian's 2.9.
 test-current-nats:

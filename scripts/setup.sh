@@ -8,7 +8,8 @@
 #     schemathesis into .venv to check the OpenAPI description, Judge0's Python SDK (PyPI judge0)
 #     into .venv for the Judge0 layer's test, Chromium with playwright-core
 #     (npm) for the web page's browser test, and qemu-system-x86 for the cgroup v2 test machine
-#     (scripts/cgroup-vm.sh)
+#     (scripts/cgroup-vm.sh), and problemtools (PyPI) with pandoc and LaTeX to check the example
+#     packages with Kattis's verifyproblem
 # The languages' toolchains are scripts/languages.sh's (`make languages`).
 # Safe to run again: it only installs what is not there.
 set -euo pipefail
@@ -73,6 +74,25 @@ if [ "$want_test" -eq 1 ] && ! .venv/bin/python3 -c 'import judge0' 2>/dev/null;
   echo "setup: installing Judge0's Python SDK into .venv"
   venv
   .venv/bin/pip install -q --disable-pip-version-check "judge0>=0.0.8,<0.1"
+fi
+
+# Kattis's own checker of the package format (`make verify-examples`): problemtools from PyPI; its
+# statement check needs pandoc and LaTeX, its checktestdata build libgmp (Debian packages).
+if [ "$want_test" -eq 1 ]; then
+  if ! command -v pandoc >/dev/null || ! command -v pdflatex >/dev/null || ! command -v tidy >/dev/null \
+    || ! command -v gs >/dev/null || [ ! -e /usr/include/gmpxx.h ] \
+    || ! kpsewhich fullpage.sty >/dev/null 2>&1 || ! kpsewhich t2aenc.def >/dev/null 2>&1 \
+    || ! kpsewhich luacode.sty >/dev/null 2>&1; then
+    echo "setup: installing pandoc, LaTeX, tidy, ghostscript and libgmp (for problemtools' verifyproblem)"
+    apt_install --no-install-recommends pandoc texlive-latex-recommended texlive-fonts-recommended \
+      texlive-latex-extra texlive-lang-cyrillic texlive-plain-generic texlive-luatex tidy ghostscript \
+      libgmp-dev
+  fi
+  if [ ! -x .venv/bin/verifyproblem ]; then
+    echo "setup: installing problemtools into .venv"
+    venv
+    .venv/bin/pip install -q --disable-pip-version-check "problemtools==1.20260907"
+  fi
 fi
 
 # The web page's browser test: Debian's Chromium, driven by playwright-core from npm.

@@ -39,6 +39,7 @@ pub mod judge;
 pub mod jvm;
 pub mod language;
 pub mod serve;
+pub mod verify;
 
 pub use judge::{Judge, JudgeConfig, JudgeError, JudgeOptions, Overshoot, Progress};
 pub use language::LanguageInfo;

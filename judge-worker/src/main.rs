@@ -67,8 +67,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check a problem package and print what the judge reads from it.
-    CheckPackage { problem: PathBuf },
+    /// Check a problem package and print what the judge reads from it. With `--verify`, judge
+    /// every submission it carries (deriving the time limit from the accepted ones when it sets
+    /// none) and print a table; exit 0 when all get a verdict their place allows, 1 when not.
+    CheckPackage {
+        problem: PathBuf,
+        #[arg(long)]
+        verify: bool,
+        /// With `--verify`: one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Join NATS as the `judge` service (settings from NATS_* variables) until SIGTERM/SIGINT.
     Serve,
 }
@@ -112,7 +121,42 @@ fn main() -> ExitCode {
                 Err(e) => fatal(&e),
             }
         }
-        Command::CheckPackage { problem } => {
+        Command::CheckPackage {
+            problem,
+            verify: true,
+            json,
+        } => {
+            let mut package = match ProblemPackage::load_with_default_time_limit(&problem, default_tl) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{} is not a valid problem package:", problem.display());
+                    for r in &e.reasons {
+                        eprintln!("  - {r}");
+                    }
+                    return ExitCode::from(2);
+                }
+            };
+            let judge = match Judge::new(config) {
+                Ok(j) => j,
+                Err(e) => return fatal(&e),
+            };
+            let v = judge_worker::verify::verify(&judge, &mut package, |path| {
+                if !json {
+                    eprintln!("judging {path}…");
+                }
+            });
+            if json {
+                println!("{}", serde_json::to_string(&v).unwrap_or_default());
+            } else {
+                print_verification(&package, &v);
+            }
+            if v.agrees() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Command::CheckPackage { problem, .. } => {
             match ProblemPackage::load_with_default_time_limit(&problem, default_tl) {
                 Ok(p) => {
                     let json = serde_json::to_string_pretty(&p).unwrap_or_default();
@@ -264,6 +308,66 @@ fn print_table(report: &common::JudgeReport) {
     if let Some(e) = &report.error {
         let _ = writeln!(out, "judge error: {e}");
     }
+}
+
+fn print_verification(package: &ProblemPackage, v: &judge_worker::verify::Verification) {
+    let mut out = std::io::stdout().lock();
+    for w in &package.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "{:<44} {:<12} {:<34} {:<22} {:>8} {:>10}  result",
+        "submission", "language", "expected", "got", "time", "memory"
+    );
+    for s in &v.submissions {
+        let result = match (&s.verdict, s.agrees) {
+            (None, _) => "not judged",
+            (Some(_), true) => "ok",
+            (Some(_), false) => "DISAGREES",
+        };
+        let _ = writeln!(
+            out,
+            "{:<44} {:<12} {:<34} {:<22} {:>5} ms {:>7} KB  {result}",
+            s.path,
+            s.language.as_deref().unwrap_or("?"),
+            s.expected.join("|"),
+            s.verdict.as_deref().unwrap_or("-"),
+            s.time_ms,
+            s.memory_kb,
+        );
+    }
+    for w in &v.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    match &v.derived {
+        Some(d) => {
+            let _ = writeln!(
+                out,
+                "time limit: {} ms, derived from the accepted submissions (slowest {} ms × {}, rounded up to {} s)",
+                v.time_limit_ms, d.slowest_ms, d.multipliers.ac_to_time_limit, d.multipliers.time_resolution
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "time limit: {} ms ({:?})",
+                v.time_limit_ms, v.time_limit_source
+            );
+        }
+    }
+    let judged = v.submissions.iter().filter(|s| s.verdict.is_some()).count();
+    let bad = v
+        .submissions
+        .iter()
+        .filter(|s| s.verdict.is_some() && !s.agrees)
+        .count();
+    let _ = writeln!(
+        out,
+        "{}: {judged} judged, {bad} disagree, {} not judged",
+        if v.agrees() { "verified" } else { "NOT VERIFIED" },
+        v.submissions.len() - judged
+    );
 }
 
 #[derive(Debug, Clone)]

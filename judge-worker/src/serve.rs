@@ -256,6 +256,9 @@ struct Worker {
     js: jetstream::Context,
     store: jetstream::object_store::ObjectStore,
     packages: PackageCache,
+    /// Packages that set no time limit, with the one derived from their accepted submissions
+    /// (once per package and process; derivations wait for each other).
+    derived: tokio::sync::Mutex<HashMap<String, Arc<ProblemPackage>>>,
     in_flight: InFlight,
 }
 
@@ -330,6 +333,37 @@ impl Worker {
         }
     }
 
+    /// `package` (which sets no time limit) with the limit derived from its accepted submissions,
+    /// as problemtools derives it; the judge's default when it carries none that pass.
+    async fn derived(
+        &self,
+        digest: &str,
+        package: Arc<ProblemPackage>,
+    ) -> Result<Arc<ProblemPackage>, JobError> {
+        let mut derived = self.derived.lock().await;
+        if let Some(p) = derived.get(digest) {
+            return Ok(p.clone());
+        }
+        let judge = self.judge.clone();
+        let mut package = (*package).clone();
+        let package = tokio::task::spawn_blocking(move || {
+            crate::verify::derive_time_limit(&judge, &mut package);
+            package
+        })
+        .await
+        .map_err(|e| JobError::Task(e.to_string()))?;
+        tracing::info!(
+            digest,
+            time_limit_ms = package.limits.time_limit_ms,
+            source = ?package.limits.time_limit_source,
+            slowest_ms = package.limits.derived.as_ref().map(|d| d.slowest_ms),
+            "time limit derived from the package's accepted submissions"
+        );
+        let package = Arc::new(package);
+        derived.insert(digest.to_owned(), package.clone());
+        Ok(package)
+    }
+
     /// Grades one job, reporting progress on its results subject and to JetStream.
     async fn grade(
         &self,
@@ -337,7 +371,12 @@ impl Worker {
         attempt: u64,
         msg: &jetstream::Message,
     ) -> Result<JudgeReport, JobError> {
-        let package = self.packages.get(&job.package_digest, &self.store).await?;
+        let mut package = self.packages.get(&job.package_digest, &self.store).await?;
+        if package.needs_derived_time_limit() {
+            package = self
+                .keep_alive(msg, self.derived(&job.package_digest, package))
+                .await?;
+        }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
         let judge = self.judge.clone();
         let (language, source) = (job.language.clone(), job.source.clone());
@@ -727,6 +766,7 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
             loaded: Mutex::new(HashMap::new()),
             fetching: tokio::sync::Mutex::new(()),
         },
+        derived: tokio::sync::Mutex::new(HashMap::new()),
     });
     let mut loops: Vec<_> = (0..slots)
         .map(|_| tokio::spawn(pull_loop(worker.clone(), consumer.clone(), stop_rx.clone())))

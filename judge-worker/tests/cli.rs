@@ -275,3 +275,73 @@ fn a_judge_killed_mid_run_leaves_no_process_behind() {
         "state directory of the killed judge left: {dirs:?}"
     );
 }
+
+/// `check-package --verify`: a legacy package with no time limit gets one derived from its
+/// accepted submissions as problemtools derives it (the slowest × 5, rounded up to whole
+/// seconds), every packaged submission agrees with its folder, and the exit code says so.
+#[test]
+fn check_package_verify_derives_the_time_limit_and_judges_every_packaged_submission() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let out = judge_worker()
+        .args(["check-package", "--uid-base", "63800", "--verify", "--json"])
+        .arg(support::examples_dir().join("lcg"))
+        .output()
+        .expect("run judge-worker");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(out.status.success(), "{v}");
+    assert_eq!(v["time_limit_source"], "derived_from_submissions");
+    let derived = &v["derived"];
+    let slowest = derived["slowest_ms"].as_u64().expect("slowest");
+    assert!(slowest >= 300, "lcg.c runs for about a second: {v}");
+    let expected = (slowest as f64 * 5.0 / 1000.0).ceil().max(1.0) as u64 * 1000;
+    assert_eq!(v["time_limit_ms"].as_u64(), Some(expected), "{v}");
+    let times = derived["times"].as_array().expect("times");
+    assert!(
+        times
+            .iter()
+            .any(|t| t["submission"] == "submissions/accepted/lcg.c"),
+        "{v}"
+    );
+    let subs = v["submissions"].as_array().expect("submissions");
+    assert_eq!(subs.len(), 4, "{v}");
+    assert!(subs.iter().all(|s| s["agrees"] == true), "{v}");
+
+    // A package whose own submission disagrees: exit 1, the table says which.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("hello");
+    let src = support::examples_dir().join("../domjudge/hello");
+    for rel in [
+        "problem.yaml",
+        "domjudge-problem.ini",
+        "problem.pdf",
+        "data/sample/1.in",
+        "data/sample/1.ans",
+    ] {
+        let to = root.join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(src.join(rel), to).expect("copy");
+    }
+    std::fs::create_dir_all(root.join("submissions/accepted")).expect("mkdir");
+    std::fs::write(root.join("submissions/accepted/nope.py"), "print('nope')\n").expect("write");
+    std::fs::write(
+        root.join("submissions/accepted/tagged.py"),
+        "# @EXPECTED_RESULTS@: WRONG-ANSWER\nprint('nope')\n",
+    )
+    .expect("write");
+    let out = judge_worker()
+        .args(["check-package", "--uid-base", "63800", "--verify"])
+        .arg(&root)
+        .output()
+        .expect("run judge-worker");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(
+        table.contains("nope.py") && table.contains("DISAGREES"),
+        "{table}"
+    );
+    let tagged = table.lines().find(|l| l.contains("tagged.py")).expect("a row");
+    assert!(tagged.ends_with("ok"), "the tag wins over the folder: {table}");
+    assert!(table.contains("NOT VERIFIED"), "{table}");
+}

@@ -213,3 +213,38 @@ async fn statements_are_served_in_their_own_formats_and_only_unjudgeable_package
         assert!(reasons.contains(needle), "missing {needle:?} in {reasons}");
     }
 }
+
+/// A legacy package with no time limit whose accepted solution runs for about a second: the judge
+/// derives the limit from the package's accepted submissions (as problemtools does: the slowest
+/// × 5, rounded up to whole seconds) instead of applying a fixed 1 s default, so the slow but
+/// correct solution is accepted and the hopeless one still runs out of time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_without_a_time_limit_is_judged_under_the_derived_one() {
+    if !system_tests::judge::sandbox_available(
+        "a_package_without_a_time_limit_is_judged_under_the_derived_one",
+    ) {
+        return;
+    }
+    let (stack, admin, user) = stack_with_admin().await;
+    let _judge = JudgeProcess::start(&stack.nats, Some("65410"), false);
+    let dir = examples().join("problems/lcg");
+    let (status, p) = upload(&stack, &admin, &dir, "lcg").await;
+    assert_eq!(status, 201, "{p}");
+    stack.wait_for_language("c").await;
+    stack.wait_for_language("python3").await;
+    let subs = dir.join("submissions");
+    for (file, language, verdict) in [
+        ("accepted/lcg.c", "c", "accepted"),
+        ("time_limit_exceeded/naive.py", "python3", "time_limit_exceeded"),
+    ] {
+        let source = std::fs::read_to_string(subs.join(file)).unwrap();
+        let s = judged(&stack, &user, "lcg", language, &source).await;
+        assert_eq!(s["verdict"], verdict, "{file}: {s}");
+        if verdict == "accepted" {
+            assert!(
+                s["run_time_ms"].as_u64().unwrap() >= 300,
+                "lcg.c runs for about a second here: {s}"
+            );
+        }
+    }
+}
