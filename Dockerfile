@@ -14,5 +14,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /usr/local/bin/
 COPY judge-worker/languages.yaml /etc/judge/languages.yaml
+# The example problems, imported by compose's one-shot `import-problems` service.
+COPY examples/problems /usr/share/judge/problems
 ENV LOG_FORMAT=json
 USER root

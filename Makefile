@@ -2,10 +2,11 @@
 # Both install what is missing first (scripts/setup.sh).
 
 CARGO ?= cargo
+CLUSTER ?= 1
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 TEST_RUNNER := $(if $(NEXTEST),$(CARGO) nextest run --no-fail-fast,$(CARGO) test --no-fail-fast)
 
-.PHONY: run test test-current-nats test-cgroup-v2 setup languages build bench fmt compose-check deps-check clean-data
+.PHONY: run test test-current-nats test-cgroup-v2 setup languages build bench fmt compose-check run-check deps-check clean-data
 
 # Tests that need the sandbox fail where it cannot be made; with ALLOW_NO_SANDBOX=1 (never set by
 # `make test`) they are skipped instead, each one noted here and counted at the end.
@@ -23,8 +24,9 @@ languages:
 build: setup
 	$(CARGO) build --release --workspace --bins
 
+# CLUSTER=3: three nats-servers (routes, JetStream, replicas 3) instead of one.
 run: build
-	@scripts/run.sh
+	@CLUSTER=$(CLUSTER) scripts/run.sh
 
 test:
 	@scripts/setup.sh --test
@@ -33,6 +35,7 @@ test:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@$(MAKE) --no-print-directory deps-check
 	@$(MAKE) --no-print-directory compose-check
+	@$(MAKE) --no-print-directory run-check
 	@mkdir -p target && rm -f $(SKIP_LOG)
 	$(TEST_RUNNER) --workspace
 	@$(MAKE) --no-print-directory test-current-nats
@@ -64,12 +67,19 @@ test-current-nats:
 test-cgroup-v2:
 	@scripts/cgroup-vm.sh --cgroup v2
 
+# compose.yaml and its cluster variant as docker-compose resolves them: every command exists in
+# its binary's CLI (asked through clap's --help of the debug build), provisioning runs first.
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
-		env JWT_PRIVATE_KEY_FILE=/dev/null JWT_PUBLIC_KEY_FILE=/dev/null NATS_EDGE_PASSWORD=x \
-		NATS_AUTH_PASSWORD=x NATS_SUBMISSION_PASSWORD=x NATS_JUDGE_PASSWORD=x NATS_ADMIN_PASSWORD=x \
-		docker-compose -f compose.yaml config -q && echo "compose.yaml: valid"; \
-	else echo "compose.yaml: NOT CHECKED (docker-compose missing)"; fi
+		$(CARGO) build -q -p edge -p auth-worker -p submission-worker -p judge-worker --bins && \
+		python3 scripts/compose-check.py $(CURDIR)/target/debug; \
+	else echo "compose.yaml: NOT CHECKED (docker-compose missing; scripts/setup.sh --test installs it)"; fi
+
+# `make run` with the debug binaries: a killed service is restarted, and SIGTERM to make's whole
+# process group stops everything (scripts/run-check.py; about 10 s).
+run-check:
+	@$(CARGO) build -q -p edge -p auth-worker -p submission-worker -p judge-worker --bins
+	@python3 scripts/run-check.py $(CURDIR)/target/debug
 
 bench: setup
 	$(CARGO) bench -p system-tests --bench edge

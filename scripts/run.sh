@@ -4,8 +4,16 @@
 # lives under DATA_DIR (default ./data), which survives restarts. Ctrl-C stops what it started.
 #
 # Ports: EDGE_PORT (default 8080), NATS_PORT (default 4322), MONGO_PORT (default 27117); a taken
-# port is replaced by a free one, and the ports in use are printed. The children run in sessions
-# of their own, so Ctrl-C reaches only this script, which stops the services before the servers.
+# port is replaced by a free one, and the ports in use are printed.
+#
+# CLUSTER=3 starts three nats-servers instead of one (routes, JetStream on each, server names
+# judge-nats-1..3, stores in DATA_DIR/nats-1..3), provisions every stream, consumer and bucket with
+# three replicas and gives every client all three URLs.
+#
+# Every process runs under scripts/supervise.sh, which restarts it with backoff when it exits, in a
+# session of its own: Ctrl-C, or a SIGTERM sent to make's whole process group, reaches only this
+# script, which stops the services, then the servers, and ignores the signals that follow (make
+# relays one more TERM) until it is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,12 +49,16 @@ if [ ! -s "$DATA_DIR/secrets/jwt-private.pem" ]; then
 fi
 
 EDGE_PORT=$(pick_port "${EDGE_PORT:-8080}")
-NATS_PORT=$(pick_port "${NATS_PORT:-4322}")
-export NATS_URL="nats://127.0.0.1:$NATS_PORT"
+CLUSTER=${CLUSTER:-1}
+case "$CLUSTER" in 1|3) ;; *) echo "run: CLUSTER must be 1 or 3, not $CLUSTER" >&2; exit 2 ;; esac
 
 pids=()
+stopping=0
 stop_all() {
-  trap - INT TERM EXIT
+  [ "$stopping" -eq 1 ] && return
+  stopping=1
+  # Ignore, not reset: make relays a second TERM to this script while it is stopping.
+  trap '' INT TERM
   echo
   echo "run: stopping"
   # Services first (they finish their requests), then the servers they use.
@@ -55,21 +67,55 @@ stop_all() {
     wait "${pids[$i]}" 2>/dev/null || true
   done
   echo "run: stopped; data kept in $DATA_DIR"
-  exit 0
+  exit "$1"
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all 0' INT TERM
+trap 'stop_all $?' EXIT
 
-setsid nats-server -c "$ROOT/nats.conf" -a 127.0.0.1 -p "$NATS_PORT" -sd "$DATA_DIR/nats" \
-  >"$DATA_DIR/logs/nats.log" 2>&1 &
-pids+=($!)
-wait_port "$NATS_PORT" nats-server
+# start NAME COMMAND...: runs COMMAND under the supervisor (restarted with backoff), logging to
+# DATA_DIR/logs/NAME.log.
+start() {
+  local name=$1
+  shift
+  setsid "$ROOT/scripts/supervise.sh" "$name" "$DATA_DIR/logs/$name.log" "$@" </dev/null &
+  pids+=($!)
+}
+
+urls=()
+if [ "$CLUSTER" -eq 1 ]; then
+  NATS_PORT=$(pick_port "${NATS_PORT:-4322}")
+  : >"$DATA_DIR/logs/nats.log"
+  start nats nats-server -c "$ROOT/nats.conf" -a 127.0.0.1 -p "$NATS_PORT" -sd "$DATA_DIR/nats"
+  wait_port "$NATS_PORT" nats-server
+  urls+=("nats://127.0.0.1:$NATS_PORT")
+  export NATS_REPLICAS=1
+else
+  first=${NATS_PORT:-4322}
+  ports=() routes=()
+  for n in 1 2 3; do
+    ports+=("$(pick_port $((first + n - 1)))")
+    cport=$(free_port)
+    cports+=("$cport")
+    routes+=("nats://127.0.0.1:$cport")
+  done
+  for n in 1 2 3; do
+    : >"$DATA_DIR/logs/nats-$n.log"
+    start "nats-$n" nats-server -c "$ROOT/nats.conf" -a 127.0.0.1 -p "${ports[$((n - 1))]}" \
+      -sd "$DATA_DIR/nats-$n" --name "judge-nats-$n" --cluster_name judge \
+      --cluster "nats://127.0.0.1:${cports[$((n - 1))]}" --routes "$(IFS=,; echo "${routes[*]}")"
+    urls+=("nats://127.0.0.1:${ports[$((n - 1))]}")
+  done
+  for n in 1 2 3; do wait_port "${ports[$((n - 1))]}" "nats-server $n"; done
+  NATS_PORT=${ports[0]}
+  export NATS_REPLICAS=3
+fi
+NATS_URL=$(IFS=,; echo "${urls[*]}")
+export NATS_URL
 
 if [ -z "${MONGODB_URI:-}" ]; then
   MONGO_PORT=$(pick_port "${MONGO_PORT:-27117}")
-  setsid "$ROOT/.venv/bin/nx-27017" --data-dir "$DATA_DIR/mongo" --host 127.0.0.1 -p "$MONGO_PORT" \
-    --log-file "$DATA_DIR/logs/nx-27017.log" --pid-file "$DATA_DIR/nx-27017.pid" \
-    >/dev/null 2>&1 &
-  pids+=($!)
+  start nx-27017 "$ROOT/.venv/bin/nx-27017" --data-dir "$DATA_DIR/mongo" --host 127.0.0.1 -p "$MONGO_PORT" \
+    --log-file "$DATA_DIR/logs/nx-27017.log" --pid-file "$DATA_DIR/nx-27017.pid"
   wait_port "$MONGO_PORT" nx-27017
   export MONGODB_URI="mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
 fi
@@ -84,23 +130,17 @@ NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" \
 export JWT_PRIVATE_KEY_FILE="$DATA_DIR/secrets/jwt-private.pem"
 export JWT_PUBLIC_KEY_FILE="$DATA_DIR/secrets/jwt-public.pem"
 
-NATS_USER=auth NATS_PASSWORD="$NATS_AUTH_PASSWORD" setsid "$BIN/auth-worker" serve \
-  >"$DATA_DIR/logs/auth-worker.log" 2>&1 &
-pids+=($!)
-NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" setsid "$BIN/submission-worker" serve \
-  >"$DATA_DIR/logs/submission-worker.log" 2>&1 &
-pids+=($!)
+NATS_USER=auth NATS_PASSWORD="$NATS_AUTH_PASSWORD" start auth-worker "$BIN/auth-worker" serve
+NATS_USER=submission NATS_PASSWORD="$NATS_SUBMISSION_PASSWORD" start submission-worker \
+  "$BIN/submission-worker" serve
 # The judge's sandbox needs root (namespaces, cgroups); without it no judge runs.
 if [ "$(id -u)" -eq 0 ]; then
   NATS_USER=judge NATS_PASSWORD="$NATS_JUDGE_PASSWORD" JUDGE_CACHE_DIR="$DATA_DIR/judge-cache" \
-    setsid "$BIN/judge-worker" serve >"$DATA_DIR/logs/judge-worker.log" 2>&1 &
-  pids+=($!)
+    start judge-worker "$BIN/judge-worker" serve
 else
   echo "run: not root: the judge (sandbox) is not started; submissions will wait" >&2
 fi
-EDGE_ADDR="127.0.0.1:$EDGE_PORT" NATS_USER=edge NATS_PASSWORD="$NATS_EDGE_PASSWORD" setsid "$BIN/edge" \
-  >"$DATA_DIR/logs/edge.log" 2>&1 &
-pids+=($!)
+EDGE_ADDR="127.0.0.1:$EDGE_PORT" NATS_USER=edge NATS_PASSWORD="$NATS_EDGE_PASSWORD" start edge "$BIN/edge"
 wait_port "$EDGE_PORT" edge
 
 for _ in $(seq 1 100); do
@@ -113,11 +153,14 @@ cat <<EOT
 
   Online judge running: http://127.0.0.1:$EDGE_PORT
     API        http://127.0.0.1:$EDGE_PORT/api   (try: curl http://127.0.0.1:$EDGE_PORT/readyz)
-    NATS       $NATS_URL   (operators: nats --server $NATS_URL --user admin --password \$(cat $DATA_DIR/secrets/nats-admin))
+    NATS       $NATS_URL   ($CLUSTER node(s), replicas $NATS_REPLICAS; operators: nats --server $NATS_URL --user admin --password \$(cat $DATA_DIR/secrets/nats-admin))
     MongoDB    $MONGODB_URI
     data       $DATA_DIR   (logs in $DATA_DIR/logs)
-  Ctrl-C stops everything.
+  Ctrl-C stops everything; a process that exits is restarted (with backoff).
 
 EOT
-wait -n "${pids[@]}" || true
-echo "run: a process exited; see $DATA_DIR/logs" >&2
+# The supervisors never exit on their own; a signal interrupts this wait and runs stop_all.
+while :; do
+  wait || true
+  sleep 1
+done

@@ -87,81 +87,161 @@ pub struct GradingUpdate {
     pub status: GradingStatus,
 }
 
-/// Creates (or updates) the streams, the judges' consumer and the package bucket.
-pub async fn provision(js: &jetstream::Context) -> Result<(), async_nats::Error> {
-    provision_with(js, ACK_WAIT).await
+/// How the grading pipeline's streams, consumers and buckets are provisioned.
+#[derive(Debug, Clone)]
+pub struct Provisioning {
+    /// The judges' ack wait: how soon the job of a judge that died is handed to another (tests use
+    /// a short one).
+    pub job_ack_wait: Duration,
+    /// How many servers hold a copy of every stream, consumer and bucket: 1 on a single node, 3 on
+    /// a three-node cluster (`NATS_REPLICAS`).
+    pub replicas: usize,
 }
 
-/// [`provision`] with the judges' ack wait: how soon the job of a judge that died is handed to
-/// another (tests use a short one).
-pub async fn provision_with(
-    js: &jetstream::Context,
-    job_ack_wait: Duration,
-) -> Result<(), async_nats::Error> {
-    let jobs = js
-        .get_or_create_stream(stream::Config {
+impl Default for Provisioning {
+    fn default() -> Self {
+        Provisioning {
+            job_ack_wait: ACK_WAIT,
+            replicas: 1,
+        }
+    }
+}
+
+/// Creates (or updates) the streams, the judges' consumer and the package bucket, one replica each.
+pub async fn provision(js: &jetstream::Context) -> Result<(), async_nats::Error> {
+    provision_with(js, &Provisioning::default()).await
+}
+
+/// Creates what the pipeline uses, or brings what exists to `p`'s replica count (streams and
+/// consumers made by an earlier run on one node are raised to three when the cluster grows).
+/// Running it again changes nothing else: an existing consumer keeps its ack wait.
+pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result<(), async_nats::Error> {
+    let replicas = p.replicas;
+    let jobs = ensure_stream(
+        js,
+        stream::Config {
             name: JOBS_STREAM.to_owned(),
             subjects: vec![subjects::jobs::GRADE.to_owned()],
             retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
+            num_replicas: replicas,
             ..Default::default()
-        })
-        .await?;
-    jobs.get_or_create_consumer(
-        JUDGE_CONSUMER,
-        consumer::pull::Config {
-            max_deliver: MAX_DELIVER,
-            ..durable(JUDGE_CONSUMER, subjects::jobs::GRADE, job_ack_wait)
         },
     )
     .await?;
-    let results = js
-        .get_or_create_stream(stream::Config {
+    ensure_consumer(
+        &jobs,
+        consumer::pull::Config {
+            max_deliver: MAX_DELIVER,
+            ..durable(JUDGE_CONSUMER, subjects::jobs::GRADE, p.job_ack_wait, replicas)
+        },
+    )
+    .await?;
+    let results = ensure_stream(
+        js,
+        stream::Config {
             name: RESULTS_STREAM.to_owned(),
             subjects: vec![subjects::jobs::RESULTS.to_owned()],
             storage: stream::StorageType::File,
             max_age: Duration::from_secs(7 * 86400),
+            num_replicas: replicas,
             ..Default::default()
-        })
-        .await?;
-    results
-        .get_or_create_consumer(
-            RESULTS_CONSUMER,
-            durable(RESULTS_CONSUMER, subjects::jobs::RESULTS, ACK_WAIT),
-        )
-        .await?;
-    let dead = js
-        .get_or_create_stream(stream::Config {
+        },
+    )
+    .await?;
+    ensure_consumer(
+        &results,
+        durable(RESULTS_CONSUMER, subjects::jobs::RESULTS, ACK_WAIT, replicas),
+    )
+    .await?;
+    let dead = ensure_stream(
+        js,
+        stream::Config {
             name: DEAD_JOBS_STREAM.to_owned(),
             subjects: vec![max_deliveries_subject()],
             retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
+            num_replicas: replicas,
             ..Default::default()
-        })
-        .await?;
-    dead.get_or_create_consumer(
-        DEAD_JOBS_CONSUMER,
-        durable(DEAD_JOBS_CONSUMER, &max_deliveries_subject(), ACK_WAIT),
+        },
+    )
+    .await?;
+    ensure_consumer(
+        &dead,
+        durable(DEAD_JOBS_CONSUMER, &max_deliveries_subject(), ACK_WAIT, replicas),
     )
     .await?;
     // The counters' bucket is created as the stream async-nats' `create_key_value` would make,
     // because that call fails against nats-server 2.9 (it reads account fields added in 2.10.8).
-    js.get_or_create_stream(kv_stream(LIMITS_BUCKET)).await?;
+    ensure_stream(js, kv_stream(LIMITS_BUCKET, replicas)).await?;
     if js.get_object_store(PROBLEMS_BUCKET).await.is_err() {
         js.create_object_store(jetstream::object_store::Config {
             bucket: PROBLEMS_BUCKET.to_owned(),
             storage: stream::StorageType::File,
+            num_replicas: replicas,
             ..Default::default()
         })
         .await?;
+    }
+    let mut problems = js.get_stream(format!("OBJ_{PROBLEMS_BUCKET}")).await?;
+    set_stream_replicas(js, &mut problems, replicas).await?;
+    Ok(())
+}
+
+/// The stream named in `config`, created if missing, with `config.num_replicas` replicas.
+async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> Result<stream::Stream, async_nats::Error> {
+    let replicas = config.num_replicas;
+    let mut stream = js.get_or_create_stream(config).await?;
+    set_stream_replicas(js, &mut stream, replicas).await?;
+    Ok(stream)
+}
+
+/// Changes an existing stream's replica count, keeping the rest of its configuration.
+async fn set_stream_replicas(
+    js: &jetstream::Context,
+    stream: &mut stream::Stream,
+    replicas: usize,
+) -> Result<(), async_nats::Error> {
+    let info = stream.info().await?;
+    if info.config.num_replicas.max(1) != replicas {
+        let config = stream::Config {
+            num_replicas: replicas,
+            ..info.config.clone()
+        };
+        js.update_stream(config).await?;
+    }
+    Ok(())
+}
+
+/// The durable consumer of `config`, created if missing; an existing one only gets the replica
+/// count of `config` (0 in its info means "as many as the stream").
+async fn ensure_consumer(
+    stream: &stream::Stream,
+    config: consumer::pull::Config,
+) -> Result<(), async_nats::Error> {
+    let name = config.durable_name.clone().unwrap_or_default();
+    let replicas = config.num_replicas;
+    let consumer: consumer::PullConsumer = stream.get_or_create_consumer(&name, config).await?;
+    let info = consumer.cached_info().clone();
+    let current = info.config.num_replicas;
+    if current != replicas && !(current == 0 && replicas == 1) {
+        let updated = consumer::Config {
+            num_replicas: replicas,
+            ..info.config
+        };
+        let _: consumer::Consumer<consumer::Config> = stream.update_consumer(updated).await?;
     }
     Ok(())
 }
 
 /// A durable pull consumer with explicit acks on `filter`.
-fn durable(name: &str, filter: &str, ack_wait: Duration) -> consumer::pull::Config {
+fn durable(name: &str, filter: &str, ack_wait: Duration, replicas: usize) -> consumer::pull::Config {
     consumer::pull::Config {
+        num_replicas: replicas,
         durable_name: Some(name.to_owned()),
         ack_policy: consumer::AckPolicy::Explicit,
         ack_wait,
@@ -172,8 +252,9 @@ fn durable(name: &str, filter: &str, ack_wait: Duration) -> consumer::pull::Conf
 }
 
 /// The stream behind a key-value bucket holding one value per key, as `create_key_value` builds it.
-fn kv_stream(bucket: &str) -> stream::Config {
+fn kv_stream(bucket: &str, replicas: usize) -> stream::Config {
     stream::Config {
+        num_replicas: replicas,
         name: format!("KV_{bucket}"),
         subjects: vec![subjects::jobs::key_value(bucket)],
         max_messages_per_subject: 1,

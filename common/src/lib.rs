@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod nats;
 pub mod problem;
+pub mod retry;
 pub mod service;
 pub mod subjects;
 pub mod telemetry;

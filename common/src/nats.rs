@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
-use async_nats::{Client, ConnectOptions, Event};
+use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event, ServerAddr};
 
 use crate::config::{self, ConfigError};
 
 /// Where and as whom a service connects.
 #[derive(Debug, Clone)]
 pub struct NatsSettings {
-    /// `NATS_URL`, default `nats://127.0.0.1:4222`.
+    /// `NATS_URL`, default `nats://127.0.0.1:4222`: one server, or a cluster's servers as a
+    /// comma-separated list (`nats://a:4222,nats://b:4222`); the client picks one and fails over to
+    /// the others (and to those the cluster announces).
     pub url: String,
     /// `NATS_USER`, default the service's own user name.
     pub user: String,
@@ -24,12 +26,32 @@ pub struct NatsSettings {
 impl NatsSettings {
     /// Reads the settings from the environment; `default_user` is the service's user in `nats.conf`.
     pub fn from_env(default_user: &str) -> Result<Self, ConfigError> {
-        Ok(NatsSettings {
+        let settings = NatsSettings {
             url: config::var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned()),
             user: config::var("NATS_USER").unwrap_or_else(|| default_user.to_owned()),
             password: config::secret("NATS_PASSWORD")?,
             request_timeout: config::millis_or("NATS_REQUEST_TIMEOUT_MS", 5000)?,
-        })
+        };
+        settings.server_addrs().map_err(|message| ConfigError {
+            name: "NATS_URL".to_owned(),
+            message,
+        })?;
+        Ok(settings)
+    }
+
+    /// The servers of [`Self::url`], each parsed; an error names the one that is not a URL.
+    pub fn server_addrs(&self) -> Result<Vec<ServerAddr>, String> {
+        let addrs = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| u.parse::<ServerAddr>().map_err(|e| format!("{u:?}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if addrs.is_empty() {
+            return Err("no server URL".to_owned());
+        }
+        Ok(addrs)
     }
 
     /// The reply-subject prefix this user may subscribe to (`_INBOX_<user>`), as in `nats.conf`.
@@ -60,5 +82,54 @@ pub async fn connect(settings: &NatsSettings, name: &str) -> Result<Client, asyn
     if let Some(password) = &settings.password {
         options = options.user_and_password(settings.user.clone(), password.clone());
     }
-    options.connect(&settings.url).await
+    let addrs = settings
+        .server_addrs()
+        .map_err(|e| async_nats::ConnectError::with_source(ConnectErrorKind::ServerParse, e))?;
+    options.connect(addrs).await
+}
+
+/// `NATS_REPLICAS`, default 1: how many servers hold a copy of each stream, consumer and bucket
+/// (3 on a three-node cluster). Read by the provisioning step only.
+pub fn replicas_from_env() -> Result<usize, ConfigError> {
+    let replicas: usize = config::parse_or("NATS_REPLICAS", 1)?;
+    if !(1..=5).contains(&replicas) {
+        return Err(ConfigError {
+            name: "NATS_REPLICAS".to_owned(),
+            message: format!("{replicas} is not between 1 and 5 (JetStream's limit)"),
+        });
+    }
+    Ok(replicas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> NatsSettings {
+        NatsSettings {
+            url: url.to_owned(),
+            user: "edge".to_owned(),
+            password: None,
+            request_timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_cluster_is_a_comma_separated_list() {
+        let addrs = settings("nats://a:4222, nats://b:4223,nats://c:4224")
+            .server_addrs()
+            .unwrap();
+        let ports: Vec<u16> = addrs.iter().map(|a| a.port()).collect();
+        assert_eq!(ports, [4222, 4223, 4224]);
+        assert_eq!(addrs[1].host(), "b");
+    }
+
+    #[test]
+    fn a_bad_url_is_named() {
+        let e = settings("nats://a:4222,nats://b:notaport")
+            .server_addrs()
+            .unwrap_err();
+        assert!(e.contains("nats://b:notaport"), "{e}");
+        assert!(settings(" , ").server_addrs().is_err());
+    }
 }

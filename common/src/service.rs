@@ -55,13 +55,16 @@ impl Caller {
     }
 }
 
-/// A successful answer: a status and a JSON body (`None` for 204).
+/// A successful answer: a status and a JSON body (`None` for 204), or a body of another media
+/// type named by `content_type`.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
     pub body: Option<Vec<u8>>,
     /// Where a created resource lives (`Location`).
     pub location: Option<String>,
+    /// The body's media type when it is not JSON.
+    pub content_type: Option<&'static str>,
 }
 
 impl Answer {
@@ -70,6 +73,17 @@ impl Answer {
             status,
             body: Some(serde_json::to_vec(value).expect("API types serialise to JSON")),
             location: None,
+            content_type: None,
+        }
+    }
+
+    /// A 200 answer whose body is `content_type`, not JSON (a PDF statement, say).
+    pub fn bytes(content_type: &'static str, body: Vec<u8>) -> Answer {
+        Answer {
+            status: 200,
+            body: Some(body),
+            location: None,
+            content_type: Some(content_type),
         }
     }
 
@@ -78,6 +92,7 @@ impl Answer {
             status: 204,
             body: None,
             location: None,
+            content_type: None,
         }
     }
 }
@@ -112,6 +127,9 @@ pub async fn respond<E: ServiceError>(request: &Request, outcome: Result<Answer,
             h.insert(headers::STATUS, answer.status.to_string().as_str());
             if let Some(location) = &answer.location {
                 h.insert(headers::LOCATION, location.as_str());
+            }
+            if let Some(content_type) = answer.content_type {
+                h.insert(headers::CONTENT_TYPE, content_type);
             }
             let body = answer.body.unwrap_or_default();
             request.respond_with_headers(Ok(body.into()), h).await

@@ -20,6 +20,7 @@ pub mod submission {
     pub const PROBLEMS_CREATE: &str = "submission.problems.create";
     pub const PROBLEMS_LIST: &str = "submission.problems.list";
     pub const PROBLEMS_GET: &str = "submission.problems.get";
+    pub const PROBLEMS_STATEMENT: &str = "submission.problems.statement";
     pub const SUBMISSIONS_CREATE: &str = "submission.submissions.create";
     pub const SUBMISSIONS_GET: &str = "submission.submissions.get";
     pub const SUBMISSIONS_LIST: &str = "submission.submissions.list";
@@ -76,6 +77,8 @@ pub mod headers {
     pub const LOCATION: &str = "Location";
     /// The client's `Idempotency-Key`, passed through.
     pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    /// The media type of a reply that is not JSON (a statement served in its own format).
+    pub const CONTENT_TYPE: &str = "Content-Type";
     /// The id the URL names (`/api/problems/{id}`, `POST /api/problems?id=`), if any.
     pub const RESOURCE_ID: &str = "X-Resource-Id";
     /// JetStream's de-duplication id of a published message.

@@ -159,7 +159,7 @@ fn to_response(reply: async_nats::Message, request_id: &RequestId) -> Response {
         let content_type = if status.is_client_error() || status.is_server_error() {
             problem::CONTENT_TYPE
         } else {
-            "application/json"
+            header_str(h, headers::CONTENT_TYPE).unwrap_or("application/json")
         };
         (status, [(header::CONTENT_TYPE, content_type)], reply.payload).into_response()
     };

@@ -154,6 +154,10 @@ function renderStatement(problem) {
       el("a", { href: url, text: "Open the statement (PDF)" })));
     return;
   }
+  if (statement.format === "text") {
+    box.append(el("pre", { class: "statement-text", text: statement.content }));
+    return;
+  }
   let html;
   if (statement.format === "markdown") html = window.marked ? window.marked.parse(statement.content) : statement.content;
   else if (statement.format === "latex") html = latexToHtml(statement.content);

@@ -220,6 +220,7 @@ impl Worker {
         }
     }
 
+    /// Publishes one update once (progress: best effort, a lost one is superseded).
     async fn publish(&self, update: &GradingUpdate) -> Result<(), JobError> {
         let body = serde_json::to_vec(update).expect("updates serialise");
         self.js
@@ -231,18 +232,34 @@ impl Worker {
         Ok(())
     }
 
-    /// Whether the last update stored for the submission is its verdict.
+    /// Publishes a verdict, retrying through a RESULTS leader election (up to
+    /// [`common::retry::OUTAGE_AFTER`]); a copy stored twice is applied once.
+    async fn publish_verdict(&self, update: &GradingUpdate) -> Result<(), JobError> {
+        common::retry::retry("publishing a verdict", || self.publish(update)).await
+    }
+
+    /// Whether the last update stored for the submission is its verdict. Retried through an
+    /// election: answering "no" while RESULTS has no leader would grade a judged job again.
     async fn already_judged(&self, submission_id: &str) -> bool {
-        let Ok(results) = self.js.get_stream_no_info(jobs::RESULTS_STREAM).await else {
-            return false;
-        };
-        match results
-            .get_last_raw_message_by_subject(&subjects::jobs::results(submission_id))
-            .await
-        {
-            Ok(m) => serde_json::from_slice::<GradingUpdate>(&m.payload)
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        let subject = subjects::jobs::results(submission_id);
+        let last = common::retry::retry("reading the last result", || async {
+            let results = self
+                .js
+                .get_stream_no_info(jobs::RESULTS_STREAM)
+                .await
+                .map_err(|e| e.to_string())?;
+            match results.get_last_raw_message_by_subject(&subject).await {
+                Ok(m) => Ok(Some(m)),
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
+        match last {
+            Ok(Some(m)) => serde_json::from_slice::<GradingUpdate>(&m.payload)
                 .is_ok_and(|u| matches!(u.status, GradingStatus::Judged { .. })),
-            Err(_) => false,
+            Ok(None) | Err(_) => false,
         }
     }
 
@@ -343,9 +360,11 @@ impl Worker {
             attempt,
             status: GradingStatus::Judged { report },
         };
-        match self.publish(&update).await {
+        match self.publish_verdict(&update).await {
             Ok(()) => {
-                if let Err(e) = msg.double_ack().await {
+                // Retried through a JOBS election; a lost ack only means a redelivery, which
+                // `already_judged` answers without grading again.
+                if let Err(e) = common::retry::retry("acking a judged job", || msg.double_ack()).await {
                     tracing::warn!(error = %e, "acking a judged job (it may be judged again; results are idempotent)");
                 }
             }
@@ -381,9 +400,13 @@ async fn provisioned(js: &jetstream::Context) -> (PullConsumer, jetstream::objec
     }
 }
 
-/// Pulls and grades jobs on one slot until `stop` turns true, finishing the job it holds.
+/// Pulls and grades jobs on one slot until `stop` turns true, finishing the job it holds. A pull
+/// that fails, or ends at once without a job (no JOBS leader during an election), is followed by
+/// a pause that grows while that goes on, so it never spins.
 async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch::Receiver<bool>) {
+    let mut backoff = common::retry::Backoff::default();
     while !*stop.borrow() {
+        let started = std::time::Instant::now();
         let batch = consumer
             .fetch()
             .max_messages(1)
@@ -395,7 +418,7 @@ async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch:
             Err(e) => {
                 tracing::warn!(error = %e, "pulling a job");
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = backoff.wait() => {}
                     _ = stop.changed() => {}
                 }
                 continue;
@@ -406,9 +429,20 @@ async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch:
             _ = stop.changed() => break,
         };
         match next {
-            Some(Ok(msg)) => worker.handle(msg).await,
+            Some(Ok(msg)) => {
+                backoff.reset();
+                worker.handle(msg).await;
+                continue;
+            }
             Some(Err(e)) => tracing::debug!(error = %e, "pull ended"),
             None => {}
+        }
+        // No job: normal after the pull's 2 s expiry; a pull that ended sooner failed.
+        if started.elapsed() < Duration::from_secs(1) {
+            tokio::select! {
+                _ = backoff.wait() => {}
+                _ = stop.changed() => {}
+            }
         }
     }
 }

@@ -104,8 +104,11 @@ pub fn unpack_zip(bytes: &[u8], dest: &Path, limits: ArchiveLimits) -> Result<Pa
     package_root(dest)
 }
 
+/// Files or folders only a package root has (a DOMjudge package may lack `problem.yaml`).
+const ROOT_MARKERS: [&str; 3] = ["problem.yaml", crate::domjudge::INI_FILE, "data"];
+
 fn package_root(dest: &Path) -> Result<PathBuf, ArchiveError> {
-    if dest.join("problem.yaml").exists() {
+    if ROOT_MARKERS.iter().any(|m| dest.join(m).exists()) {
         return Ok(dest.to_owned());
     }
     let entries: Vec<_> = std::fs::read_dir(dest)
@@ -116,6 +119,49 @@ fn package_root(dest: &Path) -> Result<PathBuf, ArchiveError> {
         [only] if only.file_type().is_ok_and(|t| t.is_dir()) => Ok(only.path()),
         _ => Ok(dest.to_owned()),
     }
+}
+
+/// The bytes of the file at `path` inside the package zipped in `bytes` (`path` relative to the
+/// package root, which may be the archive's single top folder, as [`unpack_zip`] finds it);
+/// `None` when there is no such file. At most `max_bytes` are read.
+pub fn read_file(bytes: &[u8], path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, ArchiveError> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .collect();
+    let at_root = ROOT_MARKERS.iter().any(|m| {
+        names
+            .iter()
+            .any(|n| n == m || n.strip_prefix(m).is_some_and(|r| r.starts_with('/')))
+    });
+    let wanted: Option<String> = if at_root {
+        Some(path.to_owned())
+    } else {
+        // The single top folder, if there is one.
+        let mut tops = names.iter().filter_map(|n| n.split_once('/').map(|(top, _)| top));
+        let first = tops.next().map(str::to_owned);
+        first
+            .filter(|f| tops.all(|t| t == f))
+            .map(|f| format!("{f}/{path}"))
+    };
+    let Some(wanted) = wanted else {
+        return Ok(None);
+    };
+    let mut entry = match zip.by_name(&wanted) {
+        Ok(e) if e.is_file() => e,
+        Ok(_) | Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::new();
+    (&mut entry)
+        .take(max_bytes + 1)
+        .read_to_end(&mut out)
+        .map_err(io(Path::new(path)))?;
+    if out.len() as u64 > max_bytes {
+        return Err(ArchiveError::TooLarge(max_bytes));
+    }
+    Ok(Some(out))
 }
 
 /// Zips a package directory (files and directories only; links are refused), entries in
@@ -188,6 +234,27 @@ mod tests {
         ]);
         let dir = tempfile::tempdir().unwrap();
         let root = unpack_zip(&bytes, dir.path(), ArchiveLimits::default()).unwrap();
+        assert_eq!(root, dir.path().join("pkg"));
+    }
+
+    #[test]
+    fn one_file_is_read_from_a_wrapped_or_flat_package() {
+        let wrapped = zip_of(&[("pkg/data/sample/1.in", b"1\n"), ("pkg/problem.pdf", b"%PDF")]);
+        let flat = zip_of(&[("domjudge-problem.ini", b""), ("problem.pdf", b"%PDF")]);
+        for bytes in [&wrapped, &flat] {
+            assert_eq!(
+                read_file(bytes, "problem.pdf", 10).unwrap().as_deref(),
+                Some(&b"%PDF"[..])
+            );
+            assert_eq!(read_file(bytes, "problem.html", 10).unwrap(), None);
+            assert!(matches!(
+                read_file(bytes, "problem.pdf", 3),
+                Err(ArchiveError::TooLarge(3))
+            ));
+        }
+        // Unpacking finds the same root without a problem.yaml.
+        let dir = tempfile::tempdir().unwrap();
+        let root = unpack_zip(&wrapped, dir.path(), ArchiveLimits::default()).unwrap();
         assert_eq!(root, dir.path().join("pkg"));
     }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
+use crate::domjudge::{self, DomjudgeIni};
+use crate::statement::{self, Statement};
 use crate::validator::DefaultValidator;
 
 /// Defaults of the format specification.
@@ -25,30 +27,16 @@ pub enum PackageFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum StatementFormat {
-    Markdown,
-    Latex,
-    Html,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Statement {
-    /// Language code, e.g. `en`.
-    pub language: String,
-    pub format: StatementFormat,
-    /// Path inside the package.
-    pub path: String,
-    pub content: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TimeLimitSource {
     ProblemYaml,
     TimelimitFile,
+    /// `timelimit` in DOMjudge's `domjudge-problem.ini`.
+    DomjudgeIni,
+    /// None set: the judge's default.
     Default,
+    /// None set: derived from the package's accepted submissions, as problemtools does
+    /// ([`ProblemLimits::derived`] says from what).
+    DerivedFromSubmissions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +46,9 @@ pub struct ProblemLimits {
     pub time_limit_source: TimeLimitSource,
     pub memory_bytes: u64,
     pub output_bytes: u64,
+    /// With `derived_from_submissions`: the times and multipliers the limit came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<crate::verify::DerivedTimeLimit>,
 }
 
 impl ProblemLimits {
@@ -134,6 +125,10 @@ pub struct ProblemPackage {
     /// For a scoring problem, how its secret groups make a score; `None`: pass-fail.
     #[serde(default)]
     pub scoring: Option<crate::scoring::Scoring>,
+    /// What is odd about the package but does not stop it being judged (no statement, samples
+    /// only, an answer file without input, …), for the admin who uploaded it.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Every reason a package was refused.
@@ -156,9 +151,10 @@ impl ProblemPackage {
     ) -> Result<ProblemPackage, PackageError> {
         let root = dir.as_ref().to_owned();
         let mut reasons = Vec::new();
-        let pkg = load(&root, default_time_limit, &mut reasons);
+        let mut warnings = Vec::new();
+        let pkg = load(&root, default_time_limit, &mut reasons, &mut warnings);
         match pkg {
-            Some(p) if reasons.is_empty() => Ok(p),
+            Some(p) if reasons.is_empty() => Ok(ProblemPackage { warnings, ..p }),
             _ => Err(PackageError { root, reasons }),
         }
     }
@@ -168,7 +164,12 @@ impl ProblemPackage {
     }
 }
 
-fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<ProblemPackage> {
+fn load(
+    root: &Path,
+    default_tl: Duration,
+    reasons: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Option<ProblemPackage> {
     if !root.is_dir() {
         reasons.push("not a directory".into());
         return None;
@@ -191,11 +192,18 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
                 return None;
             }
         },
+        // DOMjudge judges packages without one (the ini, or nothing, names the problem); so does
+        // this judge, with the legacy format's defaults.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            warnings.push("no problem.yaml: read as a legacy package with default limits".into());
+            Value::Mapping(Default::default())
+        }
         Err(e) => {
             reasons.push(format!("problem.yaml: {e}"));
             return None;
         }
     };
+    let ini = domjudge::read_ini(root, reasons);
     let format = match yaml.get("problem_format_version") {
         None => PackageFormat::Legacy,
         Some(Value::String(s)) if s == "legacy" || s.starts_with("legacy") => PackageFormat::Legacy,
@@ -218,12 +226,15 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
             .and_then(Value::as_str)
             .unwrap_or(&short_name)
             .to_owned(),
-        None => {
-            if format == PackageFormat::Draft2023 {
-                reasons.push("problem.yaml: name is required".into());
+        None => match ini.as_ref().and_then(|i| i.name.clone()) {
+            Some(n) => n,
+            None => {
+                if format == PackageFormat::Draft2023 {
+                    warnings.push("problem.yaml: no name (the 2023-07 format requires one)".into());
+                }
+                short_name.clone()
             }
-            short_name.clone()
-        }
+        },
         Some(other) => {
             reasons.push(format!("problem.yaml: name {} is not text", yaml_display(other)));
             short_name.clone()
@@ -322,7 +333,7 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
     if interaction != Interaction::Batch && !custom {
         reasons.push("an interactive or multi-pass problem needs a custom output validator".into());
     }
-    let limits = limits(root, &yaml, default_tl, reasons);
+    let limits = limits(root, &yaml, ini.as_ref(), default_tl, reasons);
     let validator = if custom {
         custom_validator(root, format, reasons)
     } else {
@@ -344,11 +355,13 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
         for group in ["sample", "secret"] {
             let dir = data.join(group);
             if dir.is_dir() {
-                walk(&dir, group, &base_flags, format, &mut tests, reasons);
+                walk(&dir, group, &base_flags, format, &mut tests, reasons, warnings);
             }
         }
-        if !tests.iter().any(|t: &TestCase| t.name.starts_with("secret/")) {
-            reasons.push("data/secret has no test cases".into());
+        if tests.is_empty() {
+            reasons.push("no test cases in data/sample or data/secret".into());
+        } else if !tests.iter().any(|t: &TestCase| t.name.starts_with("secret/")) {
+            warnings.push("data/secret has no test cases: judged on the samples only".into());
         }
     }
     let scoring = (scoring && data.is_dir()).then(|| crate::scoring::load(&data, format, &tests, reasons));
@@ -360,7 +373,7 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
             }
         }
     }
-    let statements = statements(root, format, reasons);
+    let statements = statement::find(root, format, warnings);
     let samples = tests
         .iter()
         .filter(|t| t.name.starts_with("sample/"))
@@ -388,6 +401,7 @@ fn load(root: &Path, default_tl: Duration, reasons: &mut Vec<String>) -> Option<
         validator,
         interaction,
         scoring,
+        warnings: Vec::new(),
     })
 }
 
@@ -410,7 +424,13 @@ fn positive_number(v: &Value, what: &str, reasons: &mut Vec<String>) -> Option<f
     }
 }
 
-fn limits(root: &Path, yaml: &Value, default_tl: Duration, reasons: &mut Vec<String>) -> ProblemLimits {
+fn limits(
+    root: &Path,
+    yaml: &Value,
+    ini: Option<&DomjudgeIni>,
+    default_tl: Duration,
+    reasons: &mut Vec<String>,
+) -> ProblemLimits {
     let limits = yaml.get("limits");
     if let Some(l) = limits {
         if !l.is_mapping() {
@@ -425,6 +445,9 @@ fn limits(root: &Path, yaml: &Value, default_tl: Duration, reasons: &mut Vec<Str
             time = Some(s);
             source = TimeLimitSource::ProblemYaml;
         }
+    } else if let Some(s) = ini.and_then(|i| i.timelimit) {
+        time = Some(s);
+        source = TimeLimitSource::DomjudgeIni;
     } else if let Ok(text) = std::fs::read_to_string(root.join(".timelimit")) {
         match text.trim().parse::<f64>() {
             Ok(s) if s > 0.0 && s.is_finite() => {
@@ -445,6 +468,7 @@ fn limits(root: &Path, yaml: &Value, default_tl: Duration, reasons: &mut Vec<Str
         time_limit_source: source,
         memory_bytes: mib("memory", DEFAULT_MEMORY_MIB, reasons),
         output_bytes: mib("output", DEFAULT_OUTPUT_MIB, reasons),
+        derived: None,
     }
 }
 
@@ -491,6 +515,7 @@ fn walk(
     format: PackageFormat,
     tests: &mut Vec<TestCase>,
     reasons: &mut Vec<String>,
+    warnings: &mut Vec<String>,
 ) {
     let flags = testdata_flags(dir, format, reasons).unwrap_or_else(|| flags.to_vec());
     let mut entries: Vec<(String, PathBuf, bool)> = match std::fs::read_dir(dir) {
@@ -513,7 +538,15 @@ fn walk(
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, path, is_dir) in &entries {
         if *is_dir {
-            walk(path, &format!("{prefix}/{name}"), &flags, format, tests, reasons);
+            walk(
+                path,
+                &format!("{prefix}/{name}"),
+                &flags,
+                format,
+                tests,
+                reasons,
+                warnings,
+            );
         } else if let Some(stem) = name.strip_suffix(".in") {
             let answer = dir.join(format!("{stem}.ans"));
             if !answer.is_file() {
@@ -528,7 +561,7 @@ fn walk(
             });
         } else if let Some(stem) = name.strip_suffix(".ans") {
             if !dir.join(format!("{stem}.in")).is_file() {
-                reasons.push(format!("data/{prefix}/{name} has no .in"));
+                warnings.push(format!("data/{prefix}/{name} has no .in: left out"));
             }
         }
     }
@@ -599,56 +632,10 @@ fn custom_validator(root: &Path, format: PackageFormat, reasons: &mut Vec<String
     OutputValidator::Custom { dir, language, files }
 }
 
-fn statements(root: &Path, format: PackageFormat, reasons: &mut Vec<String>) -> Vec<Statement> {
-    let dir_name = match format {
-        PackageFormat::Legacy => "problem_statement",
-        PackageFormat::Draft2023 => "statement",
-    };
-    let dir = root.join(dir_name);
-    let mut out = Vec::new();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    for name in names {
-        let Some(rest) = name.strip_prefix("problem.") else {
-            continue;
-        };
-        let (language, ext) = match rest.rsplit_once('.') {
-            Some((lang, ext)) => (lang.to_owned(), ext),
-            None => ("en".to_owned(), rest),
-        };
-        let format = match ext {
-            "md" => StatementFormat::Markdown,
-            "tex" => StatementFormat::Latex,
-            "html" => StatementFormat::Html,
-            _ => continue,
-        };
-        match std::fs::read_to_string(dir.join(&name)) {
-            Ok(content) => out.push(Statement {
-                language,
-                format,
-                path: format!("{dir_name}/{name}"),
-                content,
-            }),
-            Err(e) => reasons.push(format!("{dir_name}/{name}: {e}")),
-        }
-    }
-    if out.is_empty() {
-        reasons.push(format!(
-            "no statement (problem.LANG.md, .tex or .html) in {dir_name}/"
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StatementFormat;
 
     fn write(root: &Path, files: &[(&str, &str)]) {
         for (path, text) in files {
@@ -739,23 +726,102 @@ mod tests {
         );
         let e = ProblemPackage::load(root).expect_err("invalid");
         let all = e.reasons.join("\n");
-        for needle in [
-            "validation",
-            "limits.memory",
-            "has no .ans",
-            "has no .in",
-            "no test cases",
-            "statement",
-        ] {
+        for needle in ["validation", "limits.memory", "has no .ans", "no test cases"] {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
     }
 
     #[test]
-    fn a_directory_without_problem_yaml_is_refused() {
+    fn a_directory_without_test_data_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let e = ProblemPackage::load(dir.path()).expect_err("invalid");
-        assert!(e.reasons[0].contains("problem.yaml"));
+        assert!(e.reasons.iter().any(|r| r.contains("data/")), "{:?}", e.reasons);
+    }
+
+    /// DOMjudge's own examples: the statement as `problem.pdf` at the root, a
+    /// `domjudge-problem.ini`, samples only, and no `problem.yaml` at all: judged, with warnings.
+    #[test]
+    fn a_domjudge_package_with_samples_only_is_judged_with_warnings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            &[
+                (
+                    "domjudge-problem.ini",
+                    "probid='hello'
+name='Hello World'
+timelimit='3'
+",
+                ),
+                ("problem.pdf", "%PDF-1.4 not really"),
+                ("data/sample/1.in", ""),
+                ("data/sample/1.ans", "Hello world!\n"),
+                ("data/secret/orphan.ans", "x"),
+            ],
+        );
+        let p = ProblemPackage::load(root).expect("judgeable");
+        assert_eq!(p.name, "Hello World");
+        assert_eq!(p.limits.time_limit_ms, 3000);
+        assert_eq!(p.limits.time_limit_source, TimeLimitSource::DomjudgeIni);
+        assert_eq!(p.tests.len(), 1);
+        assert_eq!(p.statements.len(), 1);
+        let s = &p.statements[0];
+        assert_eq!(
+            (s.format, s.path.as_str(), s.content.as_str()),
+            (StatementFormat::Pdf, "problem.pdf", "")
+        );
+        let all = p.warnings.join("\n");
+        for needle in ["problem.yaml", "samples only", "orphan.ans"] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn a_missing_statement_is_a_warning_and_every_statement_place_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            &[
+                ("problem.yaml", "name: x\n"),
+                ("data/secret/1.in", "1"),
+                ("data/secret/1.ans", "1"),
+            ],
+        );
+        let p = ProblemPackage::load(root).expect("judgeable");
+        assert!(p.statements.is_empty());
+        assert!(
+            p.warnings.iter().any(|w| w.contains("no statement")),
+            "{:?}",
+            p.warnings
+        );
+        write(
+            root,
+            &[
+                ("problem_statement/problem.tex", "\\problemname{x}"),
+                ("problem_statement/problem.sv.md", "# x"),
+                ("problem.html", "<p>x</p>"),
+                ("problem.txt", "x"),
+                ("problem.doc", "ignored"),
+            ],
+        );
+        let p = ProblemPackage::load(root).expect("judgeable");
+        let found: Vec<(&str, StatementFormat, &str)> = p
+            .statements
+            .iter()
+            .map(|s| (s.language.as_str(), s.format, s.path.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("sv", StatementFormat::Markdown, "problem_statement/problem.sv.md"),
+                ("en", StatementFormat::Latex, "problem_statement/problem.tex"),
+                ("en", StatementFormat::Html, "problem.html"),
+                ("en", StatementFormat::Text, "problem.txt"),
+            ]
+        );
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 
     fn minimal(root: &Path, yaml: &str) {

@@ -1,6 +1,8 @@
 //! The pull loop shared by the submission workers' durable consumers (results, dead jobs): wait
 //! for the consumer to be provisioned, pull in batches, and ack, retry or drop each message as
-//! its handler says, until told to stop. A broken pull stream (the broker restarted) is reopened.
+//! its handler says, until told to stop. A broken pull stream (the broker restarted, a stream
+//! leader being elected) is reopened after a pause that grows while it keeps failing, so a pull
+//! that fails at once does not spin.
 
 use std::future::Future;
 use std::time::Duration;
@@ -46,24 +48,30 @@ pub async fn consume<F, Fut>(
             }
         }
     };
+    let mut backoff = common::retry::Backoff::default();
     loop {
         let mut messages = match consumer.stream().max_messages_per_batch(batch).messages().await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, stream, "pulling");
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = backoff.wait() => continue,
                     _ = &mut stop => return,
                 }
             }
         };
+        let mut got_any = false;
         loop {
             let next = tokio::select! {
                 m = messages.next() => m,
                 _ = &mut stop => return,
             };
             let msg = match next {
-                Some(Ok(m)) => m,
+                Some(Ok(m)) => {
+                    got_any = true;
+                    backoff.reset();
+                    m
+                }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, stream, "pull stream interrupted");
                     break;
@@ -77,6 +85,14 @@ pub async fn consume<F, Fut>(
             };
             if let Err(e) = msg.ack_with(ack).await {
                 tracing::debug!(error = %e, stream, "ack lost; the message will come again");
+            }
+        }
+        // A pull stream that broke before delivering anything (no leader yet): pause before the
+        // next one, longer each time it happens again.
+        if !got_any {
+            tokio::select! {
+                _ = backoff.wait() => {}
+                _ = &mut stop => return,
             }
         }
     }

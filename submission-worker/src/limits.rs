@@ -107,11 +107,17 @@ impl Counters {
     }
 
     /// Takes a queue slot and a rate slot for `user`, or refuses with 429 and `Retry-After`.
+    /// The bucket is retried through a leader election (up to [`common::retry::OUTAGE_AFTER`]);
+    /// a write whose answer was lost may then count one slot twice, which
+    /// [`Counters::correct_queued`] repairs when it matters.
     pub async fn acquire(&self, user: &str) -> Result<(), SubmissionError> {
-        let bucket = self.bucket().await?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let limits = self.limits;
-        match change(bucket, user, |u| u.take(now_ms, limits)).await? {
+        let taken = common::retry::retry("taking a submission slot", || async {
+            change(self.bucket().await?, user, |u| u.take(now_ms, limits)).await
+        })
+        .await?;
+        match taken {
             Ok(()) => Ok(()),
             Err(Refusal::Rate(wait_ms)) => Err(SubmissionError::RateLimited {
                 per_minute: limits.per_minute,
@@ -127,19 +133,21 @@ impl Counters {
     /// the counter says more: a slot taken by a worker that died before saving its submission
     /// would otherwise be lost for good. Returns whether it corrected anything.
     pub async fn correct_queued(&self, user: &str, waiting: i64) -> Result<bool, SubmissionError> {
-        let bucket = self.bucket().await?;
-        let corrected = change(bucket, user, |mut u| {
-            if u.queued <= waiting {
-                return Err(());
-            }
-            tracing::warn!(
-                user,
-                counted = u.queued,
-                waiting,
-                "queue counter drifted; corrected"
-            );
-            u.queued = waiting;
-            Ok(u)
+        let corrected = common::retry::retry("correcting a queue counter", || async {
+            change(self.bucket().await?, user, |mut u| {
+                if u.queued <= waiting {
+                    return Err(());
+                }
+                tracing::warn!(
+                    user,
+                    counted = u.queued,
+                    waiting,
+                    "queue counter drifted; corrected"
+                );
+                u.queued = waiting;
+                Ok(u)
+            })
+            .await
         })
         .await?;
         Ok(corrected.is_ok())
@@ -147,16 +155,14 @@ impl Counters {
 
     /// Gives back the queue slot of one submission (judged, or never created).
     pub async fn release(&self, user: &str) {
-        let released = match self.bucket().await {
-            Ok(bucket) => {
-                change(bucket, user, |mut u| {
-                    u.queued = (u.queued - 1).max(0);
-                    Ok::<_, Refusal>(u)
-                })
-                .await
-            }
-            Err(e) => Err(e),
-        };
+        let released = common::retry::retry("releasing a queue slot", || async {
+            change(self.bucket().await?, user, |mut u| {
+                u.queued = (u.queued - 1).max(0);
+                Ok::<_, Refusal>(u)
+            })
+            .await
+        })
+        .await;
         if let Err(e) = released {
             tracing::warn!(user, error = %e, "releasing a queue slot");
         }

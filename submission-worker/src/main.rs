@@ -31,9 +31,25 @@ async fn main() -> anyhow::Result<()> {
             let settings = common::nats::NatsSettings::from_env("admin")?;
             let client = common::nats::connect(&settings, "provision").await?;
             let js = async_nats::jetstream::new(client.clone());
-            common::jobs::provision(&js)
-                .await
-                .map_err(|e| anyhow::anyhow!("provisioning: {e}"))?;
+            let provisioning = common::jobs::Provisioning {
+                replicas: common::nats::replicas_from_env()?,
+                ..Default::default()
+            };
+            // A cluster that has just started has no JetStream meta leader for a few seconds
+            // (an election takes 4–12 s): retry for a minute before giving up.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut pause = std::time::Duration::from_millis(250);
+            loop {
+                match common::jobs::provision_with(&js, &provisioning).await {
+                    Ok(()) => break,
+                    Err(e) if std::time::Instant::now() < deadline => {
+                        tracing::warn!(error = %e, "provisioning failed; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(4));
+                    }
+                    Err(e) => anyhow::bail!("provisioning: {e}"),
+                }
+            }
             client.flush().await?;
             println!("streams, consumers and the package bucket are ready");
         }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::api::{body, StatementFormat, StatementQuery};
 use common::jobs::PROBLEMS_BUCKET;
 use common::service::{Answer, Caller};
 use futures::TryStreamExt;
@@ -123,6 +124,7 @@ async fn store_version(
             samples: parsed.samples.clone(),
             tests: parsed.tests.len() as u32,
             format: parsed.format,
+            warnings: parsed.warnings.clone(),
             created_at: previous.as_ref().map_or(now, |p| p.created_at),
             updated_at: now,
         };
@@ -170,6 +172,111 @@ pub async fn get(svc: &Service, id: &str) -> Result<Answer, SubmissionError> {
         .await?
         .ok_or(SubmissionError::NotFound("problem"))?;
     Ok(Answer::json(200, &problem.detail()))
+}
+
+/// `GET /api/problems/{id}/statement?language=&format=`: the statement in its own format. Without
+/// a language, English (else the first); without a format, the first the package has in that
+/// language. A PDF's bytes come from the stored package (kept a while in [`StatementFiles`]).
+pub async fn statement(svc: &Service, id: &str, query: &[u8]) -> Result<Answer, SubmissionError> {
+    let query: StatementQuery = crate::query(query)?;
+    let mut f = body::Fields::default();
+    let format = query.format.as_deref().and_then(|v| {
+        let parsed = serde_json::from_value::<StatementFormat>(serde_json::Value::String(v.to_owned()));
+        if parsed.is_err() {
+            f.error("format", "must be markdown, latex, html, pdf or text");
+        }
+        parsed.ok()
+    });
+    f.finish()?;
+    let problem = svc
+        .store
+        .problems
+        .find_one(doc! {"_id": id})
+        .await?
+        .ok_or(SubmissionError::NotFound("problem"))?;
+    let of_language = |lang: &str| {
+        problem
+            .statements
+            .iter()
+            .filter(|s| s.language == lang && format.is_none_or(|f| s.format == f))
+            .collect::<Vec<_>>()
+    };
+    let candidates = match query.language.as_deref() {
+        Some(lang) => of_language(lang),
+        None => {
+            let english = of_language("en");
+            if english.is_empty() {
+                problem
+                    .statements
+                    .iter()
+                    .filter(|s| format.is_none_or(|f| s.format == f))
+                    .collect()
+            } else {
+                english
+            }
+        }
+    };
+    let chosen = candidates.first().ok_or(SubmissionError::NotFound("statement"))?;
+    let media_type = chosen.format.media_type();
+    if !chosen.format.is_binary() {
+        return Ok(Answer::bytes(media_type, chosen.content.clone().into_bytes()));
+    }
+    let bytes = svc
+        .statement_files
+        .get(svc, &problem.package_digest, &chosen.path)
+        .await?;
+    Ok(Answer::bytes(media_type, bytes.to_vec()))
+}
+
+/// Binary statements (PDFs) recently read out of stored packages, by package digest and path,
+/// bounded by their total size: serving one must not fetch a whole package every time.
+pub struct StatementFiles(moka::future::Cache<(String, String), Bytes>);
+
+impl Default for StatementFiles {
+    fn default() -> Self {
+        StatementFiles(
+            moka::future::Cache::builder()
+                .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
+                .max_capacity(Self::MAX_BYTES)
+                .build(),
+        )
+    }
+}
+
+impl StatementFiles {
+    /// Bytes of statements kept at most.
+    pub const MAX_BYTES: u64 = 64 << 20;
+
+    async fn get(&self, svc: &Service, digest: &str, path: &str) -> Result<Bytes, SubmissionError> {
+        let js = svc.js.clone();
+        let (digest, path) = (digest.to_owned(), path.to_owned());
+        self.0
+            .try_get_with((digest.clone(), path.clone()), async move {
+                let objects = js
+                    .get_object_store(PROBLEMS_BUCKET)
+                    .await
+                    .map_err(|e| SubmissionError::Broker(e.to_string()))?;
+                let mut object = objects
+                    .get(digest.as_str())
+                    .await
+                    .map_err(|e| SubmissionError::Broker(format!("reading the package: {e}")))?;
+                let mut zip = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut object, &mut zip)
+                    .await
+                    .map_err(|e| SubmissionError::Broker(format!("reading the package: {e}")))?;
+                tokio::task::spawn_blocking(move || archive::read_file(&zip, &path, Self::MAX_BYTES))
+                    .await
+                    .map_err(|e| SubmissionError::Internal(format!("reading the statement: {e}")))?
+                    .map_err(|e| SubmissionError::Internal(format!("reading the statement: {e}")))?
+                    .map(Bytes::from)
+                    .ok_or(SubmissionError::NotFound("statement"))
+            })
+            .await
+            .map_err(|e| match &*e {
+                SubmissionError::NotFound(what) => SubmissionError::NotFound(what),
+                other => SubmissionError::Internal(other.to_string()),
+            })
+    }
 }
 
 /// What a new submission records of its problem: the version and the package it is judged on

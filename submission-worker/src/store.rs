@@ -38,6 +38,9 @@ pub struct ProblemRecord {
     /// How many test cases the package has (samples included).
     pub tests: u32,
     pub format: problem_package::PackageFormat,
+    /// What is odd about the package but did not stop it being judged.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     #[serde(with = "chrono_datetime_as_bson_datetime")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "chrono_datetime_as_bson_datetime")]
@@ -59,6 +62,7 @@ impl ProblemRecord {
             summary: self.summary(),
             statements: self.statements.clone(),
             samples: self.samples.clone(),
+            warnings: self.warnings.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }

@@ -1,5 +1,5 @@
-//! A nats-server of our own for one test: the project's `nats.conf`, a free port, a temporary
-//! store that survives restarts of the server within the test.
+//! A nats-server of our own for one test (or a cluster of them): the project's `nats.conf`, free
+//! ports, a temporary store per node that survives restarts of the server within the test.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,10 +9,23 @@ use common::nats::NatsSettings;
 
 pub const USERS: [&str; 5] = ["edge", "auth", "submission", "judge", "admin"];
 
-pub struct NatsServer {
+/// One nats-server process of a [`NatsServer`].
+struct Node {
     child: Option<Child>,
-    pub port: u16,
+    port: u16,
+    /// The route port and server name when the node is one of a cluster.
+    cluster: Option<(u16, String)>,
     dir: tempfile::TempDir,
+}
+
+/// The test's NATS: one server, or a cluster of several on loopback (routes, JetStream on each,
+/// a server name each). Every method that takes no node index acts on all of them.
+pub struct NatsServer {
+    nodes: Vec<Node>,
+    /// The port of the first node (the only one of a single server).
+    pub port: u16,
+    /// Route ports of every node (empty for a single server).
+    routes: Vec<u16>,
 }
 
 /// The password the test server gives `user`.
@@ -27,27 +40,72 @@ impl NatsServer {
         std::env::var_os("NATS_SERVER_BIN").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from)
     }
 
+    /// One server.
     pub fn start() -> NatsServer {
-        let dir = tempfile::tempdir().expect("creating a temporary directory");
-        let mut server = NatsServer {
-            child: None,
-            port: crate::free_port(),
-            dir,
+        Self::start_nodes(1)
+    }
+
+    /// A cluster of `n` nodes named `n1`…, each on free client and route ports.
+    pub fn cluster(n: usize) -> NatsServer {
+        assert!(n >= 2, "a cluster has at least two nodes");
+        Self::start_nodes(n)
+    }
+
+    fn start_nodes(n: usize) -> NatsServer {
+        let routes: Vec<u16> = if n > 1 {
+            (0..n).map(|_| crate::free_port()).collect()
+        } else {
+            Vec::new()
         };
-        server.spawn();
+        let nodes: Vec<Node> = (0..n)
+            .map(|i| Node {
+                child: None,
+                port: crate::free_port(),
+                cluster: routes.get(i).map(|r| (*r, format!("n{}", i + 1))),
+                dir: tempfile::tempdir().expect("creating a temporary directory"),
+            })
+            .collect();
+        let mut server = NatsServer {
+            port: nodes[0].port,
+            nodes,
+            routes,
+        };
+        for i in 0..n {
+            server.spawn(i);
+        }
+        for i in 0..n {
+            server.wait_for(i);
+        }
         server
     }
 
-    fn spawn(&mut self) {
+    /// How many nodes it has.
+    pub fn nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn spawn(&mut self, i: usize) {
         let conf = crate::workspace_root().join("nats.conf");
-        let log = std::fs::File::create(self.dir.path().join("nats.log")).expect("creating the log");
+        let routes = self
+            .routes
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let node = &mut self.nodes[i];
+        let log = std::fs::File::create(node.dir.path().join("nats.log")).expect("creating the log");
         let mut cmd = Command::new(Self::binary());
         cmd.arg("-c")
             .arg(&conf)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-            .arg(self.dir.path().join("store"))
+            .args(["-a", "127.0.0.1", "-p", &node.port.to_string(), "-sd"])
+            .arg(node.dir.path().join("store"))
             .stdout(Stdio::null())
             .stderr(log);
+        if let Some((route_port, name)) = &node.cluster {
+            cmd.args(["--name", name, "--cluster_name", "judge", "--cluster"])
+                .arg(format!("nats://127.0.0.1:{route_port}"))
+                .args(["--routes", &routes]);
+        }
         for user in USERS {
             cmd.env(format!("NATS_{}_PASSWORD", user.to_uppercase()), password(user));
         }
@@ -55,29 +113,69 @@ impl NatsServer {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("starting {:?}: {e}", Self::binary()));
-        self.child = Some(child);
-        if !crate::wait_for_port(self.port, Duration::from_secs(15)) {
-            let log = std::fs::read_to_string(self.dir.path().join("nats.log")).unwrap_or_default();
-            panic!("nats-server did not start on port {}:\n{log}", self.port);
+        node.child = Some(child);
+    }
+
+    fn wait_for(&self, i: usize) {
+        let node = &self.nodes[i];
+        if !crate::wait_for_port(node.port, Duration::from_secs(15)) {
+            let log = std::fs::read_to_string(node.dir.path().join("nats.log")).unwrap_or_default();
+            panic!("nats-server did not start on port {}:\n{log}", node.port);
         }
     }
 
-    /// Kills the server (as a crash would); its store stays.
+    /// Kills every node (as a crash would); the stores stay.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        for i in 0..self.nodes.len() {
+            self.kill_node(i);
+        }
+    }
+
+    /// Starts every node again on the same ports with the same stores.
+    pub fn restart(&mut self) {
+        self.stop();
+        for i in 0..self.nodes.len() {
+            self.spawn(i);
+        }
+        for i in 0..self.nodes.len() {
+            self.wait_for(i);
+        }
+    }
+
+    /// Kills node `i` with SIGKILL; its store stays.
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    /// Starts it again on the same port with the same store.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
+    /// Starts node `i` again (after [`Self::kill_node`]) on its port with its store.
+    pub fn restart_node(&mut self, i: usize) {
+        self.kill_node(i);
+        self.spawn(i);
+        self.wait_for(i);
     }
 
+    /// The index of the node named `name` (`n1` is 0).
+    pub fn node_named(&self, name: &str) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.cluster.as_ref().is_some_and(|(_, own)| own == name))
+    }
+
+    /// The client port of node `i`.
+    pub fn node_port(&self, i: usize) -> u16 {
+        self.nodes[i].port
+    }
+
+    /// Every node's URL, comma-separated (what `NATS_URL` takes).
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Connection settings for one of the users of `nats.conf`.
@@ -90,14 +188,24 @@ impl NatsServer {
         }
     }
 
-    /// A plain client connected as `user`.
+    /// Settings for `user` naming node `i` only: the client connects there and learns the other
+    /// nodes from it (fails over to them when node `i` dies).
+    pub fn settings_via(&self, user: &str, i: usize) -> NatsSettings {
+        NatsSettings {
+            url: format!("nats://127.0.0.1:{}", self.nodes[i].port),
+            ..self.settings(user)
+        }
+    }
+
+    /// A plain client connected as `user` (to any node; it fails over to the others).
     pub async fn client(&self, user: &str) -> async_nats::Client {
         let s = self.settings(user);
+        let addrs = s.server_addrs().expect("the test's own URLs parse");
         async_nats::ConnectOptions::new()
             .user_and_password(s.user.clone(), password(user))
             .custom_inbox_prefix(s.inbox_prefix())
             .request_timeout(Some(Duration::from_secs(2)))
-            .connect(self.url())
+            .connect(addrs)
             .await
             .expect("connecting to the test nats-server")
     }

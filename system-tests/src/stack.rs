@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use common::nats::NatsSettings;
+
 use crate::{MongoServer, NatsServer};
 
 /// What a test may change about the stack.
@@ -27,6 +29,10 @@ pub struct StackOptions {
     pub job_ack_wait: Duration,
     /// Where the in-process workers serve their Prometheus metrics, if anywhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// NATS nodes: 1, or a cluster (every stream, consumer and bucket then gets up to 3 replicas).
+    pub nats_nodes: usize,
+    /// How long the edge waits for a worker's answer (NATS request timeout).
+    pub edge_nats_timeout: Duration,
 }
 
 impl Default for StackOptions {
@@ -44,6 +50,8 @@ impl Default for StackOptions {
             per_minute: 1000,
             job_ack_wait: common::jobs::ACK_WAIT,
             metrics_addr: None,
+            nats_nodes: 1,
+            edge_nats_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -94,6 +102,8 @@ pub struct Stack {
     pub edge_addr: std::net::SocketAddr,
     pub http: reqwest::Client,
     edge: Option<Running>,
+    /// Edges beyond the first, each connected through a node of its own.
+    more_edges: Vec<Running>,
     auth: Vec<Running>,
     submission: Vec<Running>,
 }
@@ -101,7 +111,11 @@ pub struct Stack {
 impl Stack {
     pub async fn start(options: StackOptions) -> Stack {
         crate::init_logs();
-        let nats = NatsServer::start();
+        let nats = if options.nats_nodes > 1 {
+            NatsServer::cluster(options.nats_nodes)
+        } else {
+            NatsServer::start()
+        };
         let mongo = MongoServer::start();
         let (private_key, public_key) = auth_worker::keys::generate();
         let mut stack = Stack {
@@ -116,13 +130,22 @@ impl Stack {
                 .build()
                 .expect("building an HTTP client"),
             edge: None,
+            more_edges: Vec::new(),
             auth: Vec::new(),
             submission: Vec::new(),
         };
         let admin = stack.nats.client("admin").await;
-        common::jobs::provision_with(&async_nats::jetstream::new(admin), stack.options.job_ack_wait)
-            .await
-            .expect("provisioning the streams");
+        let provisioning = common::jobs::Provisioning {
+            job_ack_wait: stack.options.job_ack_wait,
+            replicas: stack.options.nats_nodes.min(3),
+        };
+        // A new cluster elects its JetStream meta leader first: retried as `provision` does.
+        let js = async_nats::jetstream::new(admin);
+        common::retry::retry_for("provisioning", Duration::from_secs(60), || {
+            common::jobs::provision_with(&js, &provisioning)
+        })
+        .await
+        .expect("provisioning the streams");
         for _ in 0..stack.options.auth_workers {
             stack.start_auth_worker().await;
         }
@@ -155,11 +178,15 @@ impl Stack {
     pub fn edge_settings(&self) -> edge::Settings {
         edge::Settings {
             addr: ([127, 0, 0, 1], 0).into(),
-            nats: self.nats.settings("edge"),
+            nats: NatsSettings {
+                request_timeout: self.options.edge_nats_timeout,
+                ..self.nats.settings("edge")
+            },
             public_key_pem: self.public_key.clone(),
             cors_origins: self.options.cors_origins.clone(),
             body_limit: self.options.body_limit,
-            request_timeout: Duration::from_secs(10),
+            request_timeout: (self.options.edge_nats_timeout + Duration::from_secs(5))
+                .max(Duration::from_secs(10)),
             ready_services: vec!["auth".to_owned(), "submission".to_owned()],
         }
     }
@@ -226,6 +253,22 @@ impl Stack {
             assert!(Instant::now() < deadline, "the edge never became ready");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Starts one more edge, connected through NATS node `node` first; returns its address.
+    pub async fn start_edge_via(&mut self, node: usize) -> std::net::SocketAddr {
+        let settings = edge::Settings {
+            nats: NatsSettings {
+                request_timeout: self.options.edge_nats_timeout,
+                ..self.nats.settings_via("edge", node)
+            },
+            ..self.edge_settings()
+        };
+        let edge = edge::Edge::bind(settings).await.expect("binding the edge");
+        let addr = edge.local_addr();
+        self.more_edges
+            .push(Running::spawn(move |shutdown| edge.run(shutdown)));
+        addr
     }
 
     /// Stops the edge gracefully (as SIGTERM would).

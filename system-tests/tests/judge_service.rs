@@ -79,11 +79,15 @@ async fn jobs_are_pulled_judged_and_reported() {
     let nats = NatsServer::start();
     let admin = nats.client("admin").await;
     let js = async_nats::jetstream::new(admin.clone());
-    common::jobs::provision_with(&js, Duration::from_secs(2))
+    let two_second_ack_wait = common::jobs::Provisioning {
+        job_ack_wait: Duration::from_secs(2),
+        ..Default::default()
+    };
+    common::jobs::provision_with(&js, &two_second_ack_wait)
         .await
         .unwrap();
     // Provisioning twice changes nothing.
-    common::jobs::provision_with(&js, Duration::from_secs(2))
+    common::jobs::provision_with(&js, &two_second_ack_wait)
         .await
         .unwrap();
 

@@ -15,7 +15,9 @@ pub use body::{BodyError, Field, Fields};
 pub use comment::{Comment, NewComment};
 pub use language::Language;
 pub use page::{Page, PageQuery};
-pub use problem::{ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statement, StatementFormat};
+pub use problem::{
+    ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statement, StatementFormat, StatementQuery,
+};
 pub use submission::{
     NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted, SubmissionQuery,
 };

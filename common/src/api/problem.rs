@@ -18,6 +18,16 @@ pub struct ProblemSummary {
     pub limits: ProblemLimits,
 }
 
+/// Which statement `GET /api/problems/{id}/statement` serves, as strings from the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatementQuery {
+    /// A language code (default: `en`, else the first statement's).
+    pub language: Option<String>,
+    /// `markdown`, `latex`, `html`, `pdf` or `text` (default: the first in that language).
+    pub format: Option<String>,
+}
+
 /// One problem (`GET /api/problems/{id}`, and the answer to an upload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProblemDetail {
@@ -25,6 +35,10 @@ pub struct ProblemDetail {
     pub summary: ProblemSummary,
     pub statements: Vec<Statement>,
     pub samples: Vec<Sample>,
+    /// What is odd about the package but did not stop it being judged (no statement, samples
+    /// only, …).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
-use common::api::{Language, ProblemDetail, ProblemSummary};
+use common::api::{Language, ProblemDetail, ProblemSummary, StatementQuery};
 use common::subjects::submission;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(languages))
         .routes(routes!(list, create).layer(DefaultBodyLimit::max(PACKAGE_LIMIT)))
         .routes(routes!(one))
+        .routes(routes!(statement))
 }
 
 /// The list of `GET /api/languages` and `GET /api/problems`.
@@ -62,6 +63,38 @@ async fn one(
 ) -> Result<Response, ApiError> {
     s.bridge
         .call_about(submission::PROBLEMS_GET, None, &id, Some(&problem), Bytes::new())
+        .await
+}
+
+/// The problem's statement in its own format: Markdown, LaTeX source, HTML, plain text, or a PDF
+/// as `application/pdf`.
+#[utoipa::path(get, path = "/api/problems/{id}/statement", tag = "problems",
+    params(("id" = String, Path, description = "The problem", example = "aplusb"), StatementQuery),
+    responses(
+        (status = 200, description = "The statement", content(
+            (String = "text/markdown"),
+            (String = "text/html"),
+            (String = "application/x-tex"),
+            (String = "text/plain"),
+            (Vec<u8> = "application/pdf"),
+        )),
+        Errors
+    ))]
+async fn statement(
+    State(s): State<AppState>,
+    id: RequestId,
+    Path(problem): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(&query).expect("a map of strings serialises");
+    s.bridge
+        .call_about(
+            submission::PROBLEMS_STATEMENT,
+            None,
+            &id,
+            Some(&problem),
+            body.into(),
+        )
         .await
 }
 

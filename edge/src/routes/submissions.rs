@@ -1,6 +1,7 @@
 //! `/api/submissions`: forwarded to the submission service, and the live status stream.
 
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -144,29 +145,22 @@ async fn events(
         .subscribe(subjects::jobs::results(&submission_id))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let current = s
-        .bridge
-        .call_about(
-            submission::SUBMISSIONS_GET,
-            Some(&user),
-            &id,
-            Some(&submission_id),
-            Bytes::new(),
-        )
-        .await?;
-    if current.status() != StatusCode::OK {
-        return Ok(current);
-    }
-    let body = axum::body::to_bytes(current.into_body(), 16 << 20)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let state: Submission = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::Unavailable(format!("the submission service answered {e}")))?;
+    let connects = s.bridge.client.statistics().connects.load(Ordering::Relaxed);
+    let state = match current_state(&s.bridge, &user, &id, &submission_id).await? {
+        Ok(state) => state,
+        // Not the caller's, or no such submission: the service's own answer.
+        Err(answer) => return Ok(answer),
+    };
     let live = Live {
         first: Some(event(state.rank(), &state)),
         done: state.status.is_final(),
         updates,
         deadline: tokio::time::Instant::now() + EVENTS_LIMIT,
+        connects,
+        bridge: s.bridge.clone(),
+        user,
+        request_id: id,
+        submission_id,
     };
     let stream = futures::stream::unfold(live, |mut live| async move {
         if let Some(first) = live.first.take() {
@@ -176,9 +170,29 @@ async fn events(
             return None;
         }
         loop {
-            let msg = tokio::time::timeout_at(live.deadline, live.updates.next())
-                .await
-                .ok()??;
+            if tokio::time::Instant::now() >= live.deadline {
+                return None;
+            }
+            let msg = match tokio::time::timeout(RESYNC_EVERY, live.updates.next()).await {
+                Ok(msg) => msg?,
+                Err(_) => {
+                    // Reconnected to NATS (our node died, say) since the last look: an update
+                    // published meanwhile was missed, so the stored state is read again.
+                    let connects = live.bridge.client.statistics().connects.load(Ordering::Relaxed);
+                    if connects == live.connects {
+                        continue;
+                    }
+                    live.connects = connects;
+                    match current_state(&live.bridge, &live.user, &live.request_id, &live.submission_id).await
+                    {
+                        Ok(Ok(state)) => {
+                            live.done = state.status.is_final();
+                            return Some((Ok(event(state.rank(), &state)), live));
+                        }
+                        _ => continue,
+                    }
+                }
+            };
             let Ok(update) = serde_json::from_slice::<GradingUpdate>(&msg.payload) else {
                 continue;
             };
@@ -191,10 +205,47 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
+/// How often a quiet live stream checks whether the edge reconnected to NATS meanwhile.
+const RESYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// The submission as the submission service has it, or the service's answer when that is not
+/// 200.
+async fn current_state(
+    bridge: &crate::bridge::Bridge,
+    user: &AuthUser,
+    id: &RequestId,
+    submission_id: &str,
+) -> Result<Result<Submission, Response>, ApiError> {
+    let current = bridge
+        .call_about(
+            submission::SUBMISSIONS_GET,
+            Some(user),
+            id,
+            Some(submission_id),
+            Bytes::new(),
+        )
+        .await?;
+    if current.status() != StatusCode::OK {
+        return Ok(Err(current));
+    }
+    let body = axum::body::to_bytes(current.into_body(), 16 << 20)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    serde_json::from_slice(&body)
+        .map(Ok)
+        .map_err(|e| ApiError::Unavailable(format!("the submission service answered {e}")))
+}
+
 /// One client's live stream.
 struct Live {
     first: Option<Event>,
     done: bool,
     updates: async_nats::Subscriber,
     deadline: tokio::time::Instant,
+    /// The NATS client's connection count when the state was last read.
+    connects: u64,
+    bridge: crate::bridge::Bridge,
+    user: AuthUser,
+    request_id: RequestId,
+    submission_id: String,
 }

@@ -72,9 +72,13 @@ impl Default for JudgeConfig {
             state_dir: None,
             default_time_limit: Duration::from_secs(1),
             wall_time_overshoot: Overshoot::default(),
+            // CPU is what limits a compiler; the wall clock only catches one that blocks. It is
+            // four times the CPU limit because a JVM compiler (scalac, kotlinc) on a loaded
+            // 2-core machine took over 30 s of wall time for 10 s of CPU, and a learner's
+            // program must not fail to compile because the judge was busy.
             compile_limits: Limits {
                 cpu_time: Duration::from_secs(15),
-                wall_time: Duration::from_secs(30),
+                wall_time: Duration::from_secs(60),
                 memory: 1 << 30,
                 processes: 128,
                 file_size: 256 << 20,
