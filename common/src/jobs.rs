@@ -36,6 +36,36 @@ pub const DEAD_JOBS_CONSUMER: &str = "submissions";
 pub const LIMITS_BUCKET: &str = "submission_limits";
 /// Problem packages (zip), named by the SHA-256 of their bytes.
 pub const PROBLEMS_BUCKET: &str = "problems";
+/// Work-queue stream of runs without grading on [`subjects::jobs::RUN`]; message id = run id.
+pub const RUNS_STREAM: &str = "RUNS";
+/// The one durable pull consumer of runs every judge pulls from (ahead of grading jobs).
+pub const RUNNER_CONSUMER: &str = "judge";
+/// Deliveries of one run before it is given up (a run is cheap to ask for again).
+pub const RUN_MAX_DELIVER: i64 = 2;
+/// A run nobody picked up within this long is dropped from the queue: its author has gone.
+pub const RUN_QUEUE_MAX_AGE: Duration = Duration::from_secs(300);
+/// Key-value bucket of runs (one entry per run id, the [`crate::api::Run`] as it stands). The
+/// submission worker creates the entry and answers reads (checking the owner); the judge writes
+/// the progress and the report into it; the edge follows an entry's subject for live updates.
+/// Entries expire after [`RUN_TTL`]: a run is never kept like a submission.
+pub const RUNS_BUCKET: &str = "runs";
+/// How long a run's entry is kept.
+pub const RUN_TTL: Duration = Duration::from_secs(3600);
+
+/// One run without grading, as the judge receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunJob {
+    /// The run as stored when it was accepted (`queued`); the judge writes it back with its
+    /// progress and report.
+    pub run: crate::api::Run,
+    /// The problem's package (its samples, limits and validator), if the run names a problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_digest: Option<String>,
+    pub source: String,
+    /// The caller's input; absent: the problem's samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+}
 
 /// The subject of the advisory JetStream sends when a job of the judges' consumer reached its
 /// last delivery without an ack.
@@ -175,6 +205,36 @@ pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result
     // The counters' bucket is created as the stream async-nats' `create_key_value` would make,
     // because that call fails against nats-server 2.9 (it reads account fields added in 2.10.8).
     ensure_stream(js, kv_stream(LIMITS_BUCKET, replicas)).await?;
+    let runs = ensure_stream(
+        js,
+        stream::Config {
+            name: RUNS_STREAM.to_owned(),
+            subjects: vec![subjects::jobs::RUN.to_owned()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            max_age: RUN_QUEUE_MAX_AGE,
+            duplicate_window: Duration::from_secs(120),
+            num_replicas: replicas,
+            ..Default::default()
+        },
+    )
+    .await?;
+    ensure_consumer(
+        &runs,
+        consumer::pull::Config {
+            max_deliver: RUN_MAX_DELIVER,
+            ..durable(RUNNER_CONSUMER, subjects::jobs::RUN, ACK_WAIT, replicas)
+        },
+    )
+    .await?;
+    ensure_stream(
+        js,
+        stream::Config {
+            max_age: RUN_TTL,
+            ..kv_stream(RUNS_BUCKET, replicas)
+        },
+    )
+    .await?;
     if js.get_object_store(PROBLEMS_BUCKET).await.is_err() {
         js.create_object_store(jetstream::object_store::Config {
             bucket: PROBLEMS_BUCKET.to_owned(),

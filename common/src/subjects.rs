@@ -27,6 +27,8 @@ pub mod submission {
     pub const COMMENTS_LIST: &str = "submission.comments.list";
     pub const COMMENTS_CREATE: &str = "submission.comments.create";
     pub const COMMENTS_DELETE: &str = "submission.comments.delete";
+    pub const RUNS_CREATE: &str = "submission.runs.create";
+    pub const RUNS_GET: &str = "submission.runs.get";
 }
 
 /// The judge service (`nats micro info judge`): its metadata lists the languages it runs.
@@ -42,6 +44,15 @@ pub mod jobs {
     pub const GRADE: &str = "jobs.grade";
     /// Every submission's updates (the `RESULTS` stream).
     pub const RESULTS: &str = "results.>";
+    /// Runs without grading, one message per run (the `RUNS` work queue, pulled ahead of grading
+    /// jobs).
+    pub const RUN: &str = "jobs.run";
+
+    /// The subject on which a key-value bucket's entry `key` changes: a core subscription to it
+    /// sees every new value (how the edge follows a run).
+    pub fn key_value_entry(bucket: &str, key: &str) -> String {
+        format!("$KV.{bucket}.{key}")
+    }
 
     /// The updates of one submission: progress, then the verdict.
     pub fn results(submission_id: &str) -> String {

@@ -57,6 +57,8 @@ pub struct AppState {
     pub ready_services: Arc<Vec<String>>,
     pub metrics: Arc<PrometheusRecorder>,
     pub metrics_handle: PrometheusHandle,
+    /// The deadline of a request (`?wait=true` waits a little less).
+    pub request_timeout: Duration,
 }
 
 /// A bound, ready-to-serve edge (the `Application` of zero-to-production: tests bind port 0 and
@@ -113,6 +115,7 @@ impl Edge {
             cors_origins: Arc::new(settings.cors_origins.clone()),
             ready_services: Arc::new(settings.ready_services.clone()),
             metrics_handle: recorder.handle(),
+            request_timeout: settings.request_timeout,
             metrics: Arc::new(recorder),
         };
         let (router, api) = routes::router().split_for_parts();

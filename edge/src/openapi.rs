@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Accounts and tokens"),
         (name = "problems", description = "Problems and languages"),
         (name = "submissions", description = "Submissions and their live status"),
+        (name = "runs", description = "Runs without grading: on the samples or on one's own input"),
         (name = "comments", description = "Comments on problems"),
         (name = "operations", description = "Health, readiness, metrics and this description"),
     )

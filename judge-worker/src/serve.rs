@@ -9,6 +9,11 @@
 //! only causes a redelivery, never a lost result. A job that fails on its last delivery ends as
 //! `internal_error` with the reason. On SIGTERM it stops pulling and finishes the jobs it holds.
 //!
+//! Runs without grading come on their own stream and go first: a learner waits for them at the
+//! keyboard. A separate loop pulls them and takes the next free sandbox slot ahead of any grading
+//! job waiting for one ([`SlotGate`]); their progress and report are written into the run's entry
+//! of the `runs` key-value bucket, which the edge follows.
+//!
 //! Test data comes from the `problems` object store by digest and is cached on disk and in
 //! memory; the judge has no database credentials.
 
@@ -19,14 +24,15 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
 use async_nats::service::ServiceExt;
-use common::jobs::{self, GradingJob, GradingStatus, GradingUpdate};
+use common::api::{Run, RunStatus, Verdict};
+use common::jobs::{self, GradingJob, GradingStatus, GradingUpdate, RunJob};
 use common::nats::NatsSettings;
 use common::subjects;
 use common::JudgeReport;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use problem_package::archive::{self, ArchiveLimits};
@@ -192,8 +198,58 @@ impl Drop for Claim<'_> {
     }
 }
 
+/// The judge's sandbox slots as async permits, handed to runs without grading before grading
+/// jobs: a grading job that gets a permit while a run waits for one gives it up and queues again
+/// (the semaphore is fair, so the run, queued earlier, takes it).
+struct SlotGate {
+    slots: Arc<Semaphore>,
+    runs_waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl SlotGate {
+    fn new(slots: usize) -> SlotGate {
+        SlotGate {
+            slots: Arc::new(Semaphore::new(slots)),
+            runs_waiting: Default::default(),
+        }
+    }
+
+    /// A slot for a run.
+    async fn for_run(&self) -> OwnedSemaphorePermit {
+        use std::sync::atomic::Ordering;
+        self.runs_waiting.fetch_add(1, Ordering::SeqCst);
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the gate is never closed");
+        self.runs_waiting.fetch_sub(1, Ordering::SeqCst);
+        permit
+    }
+
+    /// A slot for a grading job, once no run waits for one.
+    async fn for_grading(&self) -> OwnedSemaphorePermit {
+        use std::sync::atomic::Ordering;
+        loop {
+            let permit = self
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the gate is never closed");
+            if self.runs_waiting.load(Ordering::SeqCst) == 0 {
+                return permit;
+            }
+            drop(permit);
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 /// What every job handler shares.
 struct Worker {
+    gate: SlotGate,
     judge: Arc<Judge>,
     /// The consumer's ack wait: progress is acked at a third of it.
     ack_wait: Duration,
@@ -305,6 +361,94 @@ impl Worker {
         .await
     }
 
+    /// Writes the run as it stands into its entry of the runs bucket (and so to whoever follows it).
+    async fn put_run(&self, run: &Run) -> Result<(), JobError> {
+        let body = serde_json::to_vec(run).expect("runs serialise");
+        self.js
+            .publish(
+                subjects::jobs::key_value_entry(jobs::RUNS_BUCKET, &run.id),
+                body.into(),
+            )
+            .await
+            .map_err(|e| JobError::Publish(e.to_string()))?
+            .await
+            .map_err(|e| JobError::Publish(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Runs one run without grading and writes its report into its entry.
+    async fn handle_run(&self, msg: jetstream::Message) {
+        let job: RunJob = match serde_json::from_slice(&msg.payload) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(error = %e, "malformed run terminated");
+                let _ = msg.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        let span = tracing::info_span!("run", run = %job.run.id);
+        self.run_job(job, &msg).instrument(span).await;
+    }
+
+    async fn run_job(&self, job: RunJob, msg: &jetstream::Message) {
+        let mut run = job.run.clone();
+        let report = self
+            .keep_alive(msg, async {
+                let package = match &job.package_digest {
+                    Some(digest) => Some(self.packages.get(digest, &self.store).await?),
+                    None => None,
+                };
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+                let judge = self.judge.clone();
+                let (language, source, stdin) =
+                    (job.run.language.clone(), job.source.clone(), job.stdin.clone());
+                let task = tokio::task::spawn_blocking(move || {
+                    judge.trial(
+                        package.as_deref(),
+                        &language,
+                        source.as_bytes(),
+                        stdin.as_deref().map(str::as_bytes),
+                        |p| {
+                            let _ = tx.send(p);
+                        },
+                    )
+                });
+                tokio::pin!(task);
+                loop {
+                    tokio::select! {
+                        report = &mut task => return report.map_err(|e| JobError::Task(e.to_string())),
+                        Some(progress) = rx.recv() => {
+                            run.status = match progress {
+                                Progress::Compiling => RunStatus::Compiling,
+                                Progress::Running { .. } => RunStatus::Running,
+                            };
+                            if let Err(e) = self.put_run(&run).await {
+                                tracing::warn!(error = %e, "writing a run's progress");
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+        let report = report.unwrap_or_else(|e| common::api::RunReport {
+            verdict: Some(Verdict::InternalError),
+            error: Some(e.to_string()),
+            ..Default::default()
+        });
+        tracing::info!(verdict = ?report.verdict, "run done");
+        run.status = RunStatus::Done;
+        run.report = Some(report);
+        match self.put_run(&run).await {
+            Ok(()) => {
+                let _ = msg.double_ack().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not write a run's report; handing it back");
+                let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            }
+        }
+    }
+
     async fn handle(&self, msg: jetstream::Message) {
         let attempt = msg.info().map_or(1, |i| i.delivered.max(1) as u64);
         let job: GradingJob = match serde_json::from_slice(&msg.payload) {
@@ -358,7 +502,10 @@ impl Worker {
         let update = GradingUpdate {
             submission_id: job.submission_id.clone(),
             attempt,
-            status: GradingStatus::Judged { report },
+            // Only what a learner may see leaves the judge: nothing of a secret test's data.
+            status: GradingStatus::Judged {
+                report: report.shown_to_learner(),
+            },
         };
         match self.publish_verdict(&update).await {
             Ok(()) => {
@@ -376,8 +523,16 @@ impl Worker {
     }
 }
 
+/// What the provisioning step made for the judges: the grading jobs' consumer, the runs'
+/// consumer and the package store.
+struct Provisioned {
+    jobs: PullConsumer,
+    runs: PullConsumer,
+    store: jetstream::object_store::ObjectStore,
+}
+
 /// Waits until the provisioning step has created what the judge uses.
-async fn provisioned(js: &jetstream::Context) -> (PullConsumer, jetstream::object_store::ObjectStore) {
+async fn provisioned(js: &jetstream::Context) -> Provisioned {
     let mut warned = false;
     loop {
         let consumer = js
@@ -386,12 +541,18 @@ async fn provisioned(js: &jetstream::Context) -> (PullConsumer, jetstream::objec
                 jobs::JOBS_STREAM,
             )
             .await;
+        let runs = js
+            .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                jobs::RUNNER_CONSUMER,
+                jobs::RUNS_STREAM,
+            )
+            .await;
         let store = js.get_object_store(jobs::PROBLEMS_BUCKET).await;
-        match (consumer, store) {
-            (Ok(c), Ok(s)) => return (c, s),
-            (c, s) => {
+        match (consumer, runs, store) {
+            (Ok(jobs), Ok(runs), Ok(store)) => return Provisioned { jobs, runs, store },
+            (c, r, s) => {
                 if !warned {
-                    tracing::warn!(consumer = ?c.err(), store = ?s.err(), "waiting for the streams to be provisioned");
+                    tracing::warn!(consumer = ?c.err(), runs = ?r.err(), store = ?s.err(), "waiting for the streams to be provisioned");
                     warned = true;
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -431,6 +592,8 @@ async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch:
         match next {
             Some(Ok(msg)) => {
                 backoff.reset();
+                // A run waiting for a slot goes first; the job is kept alive meanwhile.
+                let _slot = worker.keep_alive(&msg, worker.gate.for_grading()).await;
                 worker.handle(msg).await;
                 continue;
             }
@@ -445,6 +608,49 @@ async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch:
             }
         }
     }
+}
+
+/// Pulls runs without grading one at a time while `stop` is false, each handled on its own task
+/// as soon as a slot is free (ahead of grading jobs); on stop, waits for the runs in hand.
+async fn run_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch::Receiver<bool>) {
+    let mut running = tokio::task::JoinSet::new();
+    while !*stop.borrow() {
+        while running.try_join_next().is_some() {}
+        let batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "pulling a run");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        let next = tokio::select! {
+            m = batch.next() => m,
+            _ = stop.changed() => break,
+        };
+        match next {
+            Some(Ok(msg)) => {
+                let slot = worker.keep_alive(&msg, worker.gate.for_run()).await;
+                let worker = worker.clone();
+                running.spawn(async move {
+                    worker.handle_run(msg).await;
+                    drop(slot);
+                });
+            }
+            Some(Err(e)) => tracing::debug!(error = %e, "run pull ended"),
+            None => {}
+        }
+    }
+    while running.join_next().await.is_some() {}
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -480,7 +686,11 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
 
     let js = jetstream::new(client.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (consumer, store) = tokio::select! {
+    let Provisioned {
+        jobs: consumer,
+        runs,
+        store,
+    } = tokio::select! {
         ready = provisioned(&js) => ready,
         _ = &mut shutdown => {
             service.stop().await.map_err(ServeError::Nats)?;
@@ -495,6 +705,7 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
         ack_wait
     };
     let worker = Arc::new(Worker {
+        gate: SlotGate::new(slots),
         in_flight: InFlight::default(),
         judge,
         ack_wait,
@@ -506,9 +717,10 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
             fetching: tokio::sync::Mutex::new(()),
         },
     });
-    let loops: Vec<_> = (0..slots)
+    let mut loops: Vec<_> = (0..slots)
         .map(|_| tokio::spawn(pull_loop(worker.clone(), consumer.clone(), stop_rx.clone())))
         .collect();
+    loops.push(tokio::spawn(run_loop(worker.clone(), runs, stop_rx.clone())));
     shutdown.await;
     tracing::info!("stopping: finishing the jobs in hand");
     let _ = stop_tx.send(true);

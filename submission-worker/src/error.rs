@@ -24,6 +24,9 @@ pub enum SubmissionError {
     /// Over the per-minute rate; allowed again after `retry_after` seconds.
     #[error("at most {per_minute} submissions a minute")]
     RateLimited { per_minute: i64, retry_after: u64 },
+    /// Over the per-minute rate of runs; allowed again after `retry_after` seconds.
+    #[error("at most {per_minute} runs a minute")]
+    RunRateLimited { per_minute: i64, retry_after: u64 },
     #[error("at most {max} submissions waiting at once")]
     TooManyQueued { max: i64 },
     #[error("the idempotency key is being used right now")]
@@ -70,6 +73,12 @@ impl ServiceError for SubmissionError {
             } => Problem::new(429, "rate_limited", "Too many submissions this minute").with_detail(format!(
                 "at most {per_minute} a minute; try again in {retry_after} s"
             )),
+            E::RunRateLimited {
+                per_minute,
+                retry_after,
+            } => Problem::new(429, "rate_limited", "Too many runs this minute").with_detail(format!(
+                "at most {per_minute} a minute; try again in {retry_after} s"
+            )),
             E::TooManyQueued { max } => Problem::new(
                 429,
                 "too_many_queued",
@@ -111,7 +120,8 @@ impl ServiceError for SubmissionError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            SubmissionError::RateLimited { retry_after, .. } => Some(*retry_after),
+            SubmissionError::RateLimited { retry_after, .. }
+            | SubmissionError::RunRateLimited { retry_after, .. } => Some(*retry_after),
             SubmissionError::TooManyQueued { .. } => Some(5),
             _ => None,
         }

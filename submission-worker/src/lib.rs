@@ -16,6 +16,7 @@ pub mod limits;
 pub mod paging;
 pub mod problems;
 pub mod results;
+pub mod runs;
 pub mod store;
 pub mod submissions;
 
@@ -57,6 +58,7 @@ impl Settings {
             limits: limits::Limits {
                 max_queued: config::parse_or("SUBMISSION_MAX_QUEUED", 5)?,
                 per_minute: config::parse_or("SUBMISSION_PER_MINUTE", 15)?,
+                runs_per_minute: config::parse_or("RUN_PER_MINUTE", 30)?,
             },
             metrics_addr: common::metrics::addr_from_env()?,
         })
@@ -72,6 +74,7 @@ pub struct Service {
     pub statement_files: problems::StatementFiles,
     pub client: async_nats::Client,
     pub js: jetstream::Context,
+    pub runs: runs::Runs,
     languages: languages::Catalog,
 }
 
@@ -127,6 +130,8 @@ pub async fn handle(
         subjects::COMMENTS_LIST => comments::list(&svc, &resource_id(&caller)?, &body).await,
         subjects::COMMENTS_CREATE => comments::create(&svc, &caller, &resource_id(&caller)?, &body).await,
         subjects::COMMENTS_DELETE => comments::delete(&svc, &caller, &resource_id(&caller)?).await,
+        subjects::RUNS_CREATE => runs::create(&svc, &caller, &body).await,
+        subjects::RUNS_GET => runs::get(&svc, &caller, &resource_id(&caller)?).await,
         other => Err(SubmissionError::NoSuchOperation(other.to_owned())),
     }
 }
@@ -144,6 +149,7 @@ impl Service {
             problem_refs: problems::ProblemRefs::default(),
             statement_files: problems::StatementFiles::default(),
             languages: languages::Catalog::start(client.clone()),
+            runs: runs::Runs::new(js.clone()),
             store,
             js,
             client,
@@ -243,6 +249,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         subjects::COMMENTS_LIST,
         subjects::COMMENTS_CREATE,
         subjects::COMMENTS_DELETE,
+        subjects::RUNS_CREATE,
+        subjects::RUNS_GET,
     ];
     common::service::serve(
         service,

@@ -22,6 +22,9 @@ pub struct Limits {
     pub max_queued: i64,
     /// `SUBMISSION_PER_MINUTE`, default 15.
     pub per_minute: i64,
+    /// `RUN_PER_MINUTE`, default 30: runs without grading a user may ask for (a burst of that
+    /// many, then one every 60/n seconds). Runs take no queue slot: they are short and go first.
+    pub runs_per_minute: i64,
 }
 
 fn counter_error(e: impl std::fmt::Display) -> SubmissionError {
@@ -67,17 +70,26 @@ impl Usage {
     /// allowed while that time is at most a minute minus an interval ahead of now — a burst of n,
     /// then one per interval.
     fn take(self, now_ms: i64, limits: Limits) -> Result<Usage, Refusal> {
-        let interval = (60_000 / limits.per_minute.max(1)).max(1);
-        let tolerance = 60_000 - interval;
-        let tat = self.tat_ms.max(now_ms);
-        if tat - now_ms > tolerance {
-            return Err(Refusal::Rate(tat - now_ms - tolerance));
-        }
+        let rated = self.take_rate(now_ms, limits.per_minute)?;
         if self.queued >= limits.max_queued {
             return Err(Refusal::Queued);
         }
         Ok(Usage {
             queued: self.queued + 1,
+            ..rated
+        })
+    }
+
+    /// Takes a rate slot only (the GCRA of [`Usage::take`] at `per_minute`).
+    fn take_rate(self, now_ms: i64, per_minute: i64) -> Result<Usage, Refusal> {
+        let interval = (60_000 / per_minute.max(1)).max(1);
+        let tolerance = 60_000 - interval;
+        let tat = self.tat_ms.max(now_ms);
+        if tat - now_ms > tolerance {
+            return Err(Refusal::Rate(tat - now_ms - tolerance));
+        }
+        Ok(Usage {
+            queued: self.queued,
             tat_ms: tat + interval,
         })
     }
@@ -126,6 +138,26 @@ impl Counters {
             Err(Refusal::Queued) => Err(SubmissionError::TooManyQueued {
                 max: limits.max_queued,
             }),
+        }
+    }
+
+    /// Takes a slot of `user`'s rate of runs without grading (its own key, `runs.<user>`, in
+    /// the same bucket), or refuses with 429 and `Retry-After`.
+    pub async fn acquire_run(&self, user: &str) -> Result<(), SubmissionError> {
+        let bucket = self.bucket().await?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let per_minute = self.limits.runs_per_minute;
+        match change(bucket, &format!("runs.{user}"), |u| {
+            u.take_rate(now_ms, per_minute)
+        })
+        .await?
+        {
+            Ok(()) => Ok(()),
+            Err(Refusal::Rate(wait_ms)) => Err(SubmissionError::RunRateLimited {
+                per_minute,
+                retry_after: (wait_ms as u64).div_ceil(1000).max(1),
+            }),
+            Err(Refusal::Queued) => unreachable!("a rate slot has no queue"),
         }
     }
 
@@ -221,6 +253,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_queued: 100,
         per_minute: 6,
+        runs_per_minute: 6,
     };
 
     #[test]
@@ -249,6 +282,7 @@ mod tests {
         let limits = Limits {
             max_queued: 2,
             per_minute: 1000,
+            runs_per_minute: 1000,
         };
         let u = Usage::default().take(0, limits).unwrap().take(0, limits).unwrap();
         assert_eq!(u.queued, 2);

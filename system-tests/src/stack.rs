@@ -25,6 +25,8 @@ pub struct StackOptions {
     pub body_limit: usize,
     pub max_queued: i64,
     pub per_minute: i64,
+    /// Runs without grading a user may ask for a minute.
+    pub runs_per_minute: i64,
     /// The judges' ack wait: how soon a dead judge's job goes to another.
     pub job_ack_wait: Duration,
     /// Where the in-process workers serve their Prometheus metrics, if anywhere.
@@ -48,6 +50,7 @@ impl Default for StackOptions {
             body_limit: 64 * 1024,
             max_queued: 1000,
             per_minute: 1000,
+            runs_per_minute: 1000,
             job_ack_wait: common::jobs::ACK_WAIT,
             metrics_addr: None,
             nats_nodes: 1,
@@ -207,6 +210,7 @@ impl Stack {
             limits: submission_worker::limits::Limits {
                 max_queued: self.options.max_queued,
                 per_minute: self.options.per_minute,
+                runs_per_minute: self.options.runs_per_minute,
             },
             // Only the first submission worker serves the process's metrics (one recorder a
             // process; it sees the in-process auth worker's too).

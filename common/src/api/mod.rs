@@ -8,6 +8,7 @@ pub mod comment;
 pub mod language;
 pub mod page;
 pub mod problem;
+pub mod run;
 pub mod submission;
 pub mod verdict;
 
@@ -18,7 +19,10 @@ pub use page::{Page, PageQuery};
 pub use problem::{
     ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statement, StatementFormat, StatementQuery,
 };
+pub use run::{NewRun, Run, RunAccepted, RunCase, RunQuery, RunReport, RunStatus};
 pub use submission::{
     NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted, SubmissionQuery,
 };
-pub use verdict::{GroupResult, JudgeReport, TestResult, Verdict};
+pub use verdict::{
+    is_sample, Feedback, FirstDifference, GroupResult, JudgeReport, Output, TestResult, Verdict,
+};

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod comments;
 pub mod health;
 pub mod problems;
+pub mod runs;
 pub mod submissions;
 
 use utoipa::OpenApi;
@@ -19,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(problems::router())
         .merge(comments::router())
         .merge(submissions::router())
+        .merge(runs::router())
         .merge(health::router())
 }
 
@@ -50,6 +52,9 @@ mod tests {
             ("/api/submissions", &["get", "post"]),
             ("/api/submissions/{id}", &["get"]),
             ("/api/submissions/{id}/events", &["get"]),
+            ("/api/runs", &["post"]),
+            ("/api/runs/{id}", &["get"]),
+            ("/api/runs/{id}/events", &["get"]),
             ("/healthz", &["get"]),
             ("/readyz", &["get"]),
             ("/metrics", &["get"]),

@@ -78,6 +78,9 @@ impl Judge {
             memory_kb: 0,
             detail: None,
             stderr: None,
+            exit_code: None,
+            signal: None,
+            feedback: None,
         };
         match self.try_passes(slot, vslot, package, program, validator, test, &mut result) {
             Ok(()) => result.verdict = Verdict::Accepted,

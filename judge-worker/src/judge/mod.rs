@@ -19,6 +19,7 @@ mod compile;
 mod interactive;
 mod overshoot;
 mod run;
+mod trial;
 
 use compile::{compile, install, Program};
 pub use overshoot::Overshoot;
@@ -384,12 +385,22 @@ impl Judge {
         for (i, test) in package.tests.iter().enumerate() {
             let index = i as u32 + 1;
             progress(Progress::Running { test: index, of });
-            let result = match (&mut vslot, &validator) {
-                (Some(vslot), Some(v)) => {
-                    self.run_passes(&mut slot, vslot, package, &program, v, test, index)
-                }
+            let (mut result, exec) = match (&mut vslot, &validator) {
+                (Some(vslot), Some(v)) => (
+                    self.run_passes(&mut slot, vslot, package, &program, v, test, index),
+                    None,
+                ),
                 _ => self.run_test(&mut slot, package, &program, validator.as_deref(), test, index),
             };
+            // The first failing sample shows why; a secret test never does. (An interactive
+            // sample's answer file is the validator's, not an expected output: no feedback.)
+            if common::api::is_sample(&test.name)
+                && exec.is_some()
+                && result.verdict != Verdict::Accepted
+                && !report.tests.iter().any(|t| t.feedback.is_some())
+            {
+                result.feedback = Some(run::feedback_of(test, exec.as_ref()));
+            }
             report.run_time_ms = report.run_time_ms.max(result.time_ms);
             report.memory_kb = report.memory_kb.max(result.memory_kb);
             let verdict = result.verdict;

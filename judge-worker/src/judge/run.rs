@@ -2,14 +2,16 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 
+use common::api::{Feedback, FirstDifference, Output};
 use common::{TestResult, Verdict};
 
 use super::compile::{truncate, Program};
 use super::{Failure, Judge};
 use crate::language::with_memory;
 use problem_package::validator::{self, DefaultValidator, Judgement};
-use problem_package::{ProblemPackage, TestCase};
+use problem_package::{ProblemLimits, ProblemPackage, TestCase};
 use sandbox::files;
 use sandbox::{Captured, Command, ExitStatus, LimitExceeded, Limits, RunResult, Sandbox, Sink, Stdio};
 
@@ -17,9 +19,11 @@ use sandbox::{Captured, Command, ExitStatus, LimitExceeded, Limits, RunResult, S
 /// the end and a learner's first error at the start.
 const STDERR_KEEP: usize = 64 * 1024;
 /// Standard error shown with a sample test's result.
-const STDERR_SHOWN: usize = 4 * 1024;
+pub(super) const STDERR_SHOWN: usize = 4 * 1024;
 
 impl Judge {
+    /// Runs one test and judges its output; also gives the execution (when the program ran),
+    /// whose output is in the slot until the next run.
     pub(super) fn run_test(
         &self,
         slot: &mut Sandbox,
@@ -28,7 +32,7 @@ impl Judge {
         validator: Option<&Program>,
         test: &TestCase,
         index: u32,
-    ) -> TestResult {
+    ) -> (TestResult, Option<Execution>) {
         let mut result = TestResult {
             index,
             name: test.name.clone(),
@@ -38,55 +42,104 @@ impl Judge {
             memory_kb: 0,
             detail: None,
             stderr: None,
+            exit_code: None,
+            signal: None,
+            feedback: None,
         };
-        match self.try_run_test(slot, package, program, validator, test, &mut result) {
-            Ok(()) => {}
-            Err(Failure::Verdict(v, detail)) => {
+        let apply = |result: &mut TestResult, failure: Failure| match failure {
+            Failure::Verdict(v, detail) => {
                 result.verdict = v;
                 result.detail = (!detail.is_empty()).then_some(detail);
             }
-            Err(Failure::Internal(e)) => {
+            Failure::Internal(e) => {
                 result.verdict = Verdict::InternalError;
                 result.detail = Some(e);
             }
+        };
+        let exec = match self.execute(slot, &package.limits, program, &test.input) {
+            Ok(exec) => exec,
+            Err(failure) => {
+                apply(&mut result, failure);
+                return (result, None);
+            }
+        };
+        let run = &exec.run;
+        // Only a sample's: a secret test's standard error could carry its data out.
+        if test.name.starts_with("sample/") && run.captured.total > 0 {
+            result.stderr = Some(shown(&run.captured));
         }
-        result
+        result.time_ms = run.cpu_time.as_millis() as u64;
+        result.wall_time_ms = run.wall_time.as_millis() as u64;
+        result.memory_kb = run.memory / 1024;
+        (result.exit_code, result.signal) = exit_of(run.status);
+        let judged = run_failure(&exec, &package.limits, program)
+            .and_then(|()| self.judge_output(slot, validator, test, &exec.out_path));
+        match judged {
+            Ok(()) => result.verdict = Verdict::Accepted,
+            Err(failure) => apply(&mut result, failure),
+        }
+        (result, Some(exec))
     }
 
-    fn try_run_test(
+    /// Runs the program on `input` with `limits`, its standard output going to
+    /// [`Execution::out_path`] (bounded by the output limit) and its standard error captured.
+    pub(super) fn execute(
         &self,
         slot: &mut Sandbox,
-        package: &ProblemPackage,
+        limits: &ProblemLimits,
         program: &Program,
-        validator: Option<&Program>,
-        test: &TestCase,
-        result: &mut TestResult,
-    ) -> Result<(), Failure> {
+        input: &Path,
+    ) -> Result<Execution, Failure> {
         slot.clean()?;
-        let out_path = self.run_batch(
-            slot,
-            package,
-            program,
-            &test.input,
-            test.name.starts_with("sample/"),
-            result,
-        )?;
-        let judgement = match validator {
-            None => {
-                let flags = DefaultValidator::from_flags(&test.validator_flags).map_err(Failure::Internal)?;
-                let out = std::fs::read(&out_path)?;
-                let ans = std::fs::read(&test.answer)?;
-                flags.judge(&out, &ans)
-            }
-            Some(v) => self.run_validator(slot, v, test, &out_path)?,
+        let sandbox_limits = self.sandbox_limits(limits, program);
+        let input = File::open(input)?;
+        let out_path = slot.io_dir().join("output");
+        let output = File::create(&out_path)?;
+        let cmd = Command {
+            argv: with_memory(&program.run, limits.memory_bytes),
+            env: with_memory(&program.env, limits.memory_bytes),
+            cwd: "/box".into(),
         };
-        match judgement {
-            Judgement::Accepted => {
-                result.verdict = Verdict::Accepted;
-                Ok(())
-            }
-            Judgement::WrongAnswer(why) => Err(Failure::Verdict(Verdict::WrongAnswer, why)),
+        // Standard output is the answer, bounded by the output limit; standard error is never
+        // output: captured, bounded, never counted against any limit.
+        let run = slot.run(
+            &cmd,
+            &sandbox_limits,
+            Stdio {
+                stdin: Some(input.as_fd()),
+                stdout: Sink::Fd(output.as_fd()),
+                stderr: Sink::Capture(STDERR_KEEP),
+            },
+        )?;
+        let output_len = output.metadata()?.len();
+        Ok(Execution {
+            run,
+            out_path,
+            output_len,
+            wall_limit: sandbox_limits.wall_time,
+        })
+    }
+
+    /// The sandbox limits of one run of a submission under the problem's `limits`.
+    pub(super) fn sandbox_limits(&self, limits: &ProblemLimits, program: &Program) -> Limits {
+        let time_limit = limits.time_limit();
+        Limits {
+            cpu_time: time_limit,
+            wall_time: self.config.wall_time_overshoot.wall_limit(time_limit),
+            memory: limits.memory_bytes + program.memory_allowance,
+            processes: self.config.max_processes,
+            // The output limit, unless the runtime sizes files of its own beyond it (BEAM's JIT
+            // maps its code through an 8 MiB memfd): then the output's size is checked after.
+            file_size: limits.output_bytes.max(program.min_file_size),
+            open_files: 256,
+            stack: Some(limits.memory_bytes),
+            address_space: None,
         }
+    }
+
+    /// The limits of one run of the submission on `package`.
+    pub(super) fn submission_limits(&self, package: &ProblemPackage, program: &Program) -> Limits {
+        self.sandbox_limits(&package.limits, program)
     }
 
     /// Runs the submission on `input` (a host path) with its output to a file of the slot's,
@@ -98,104 +151,40 @@ impl Judge {
         slot: &mut Sandbox,
         package: &ProblemPackage,
         program: &Program,
-        input: &std::path::Path,
+        input: &Path,
         show_stderr: bool,
         result: &mut TestResult,
-    ) -> Result<std::path::PathBuf, Failure> {
-        let time_limit = package.time_limit();
-        let limits = self.submission_limits(package, program);
-        let input = File::open(input)?;
-        let out_path = slot.io_dir().join("output");
-        let output = File::create(&out_path)?;
-        let cmd = Command {
-            argv: with_memory(&program.run, package.limits.memory_bytes),
-            env: with_memory(&program.env, package.limits.memory_bytes),
-            cwd: "/box".into(),
-        };
-        // Standard output is the answer, bounded by the output limit; standard error is never
-        // output: captured, bounded, never counted against any limit.
-        let run = slot.run(
-            &cmd,
-            &limits,
-            Stdio {
-                stdin: Some(input.as_fd()),
-                stdout: Sink::Fd(output.as_fd()),
-                stderr: Sink::Capture(STDERR_KEEP),
-            },
-        )?;
-        // Only a sample's: a secret test's standard error could carry its data out.
-        if show_stderr && run.captured.total > 0 {
-            result.stderr = Some(shown(&run.captured));
+    ) -> Result<PathBuf, Failure> {
+        let exec = self.execute(slot, &package.limits, program, input)?;
+        if show_stderr && exec.run.captured.total > 0 {
+            result.stderr = Some(shown(&exec.run.captured));
         }
-        record_figures(result, &run);
-        let output_len = output.metadata()?.len();
-        if let Some(e) = &run.exec_error {
-            return Err(Failure::Internal(format!("cannot start the program: {e}")));
-        }
-        match run.limit {
-            Some(LimitExceeded::CpuTime) => {
-                return Err(Failure::Verdict(
-                    Verdict::TimeLimitExceeded,
-                    format!("CPU time over {} ms", time_limit.as_millis()),
-                ))
-            }
-            Some(LimitExceeded::WallTime) => {
-                return Err(Failure::Verdict(
-                    Verdict::TimeLimitExceeded,
-                    format!("wall time over {} ms", limits.wall_time.as_millis()),
-                ))
-            }
-            Some(LimitExceeded::Memory) => {
-                return Err(Failure::Verdict(
-                    Verdict::MemoryLimitExceeded,
-                    format!("memory over {} MiB", package.limits.memory_bytes >> 20),
-                ))
-            }
-            Some(LimitExceeded::FileSize) => {
-                return Err(Failure::Verdict(
-                    Verdict::OutputLimitExceeded,
-                    format!("output over {} bytes", package.limits.output_bytes),
-                ))
-            }
-            None => {}
-        }
-        if output_len > package.limits.output_bytes
-            || (output_len >= package.limits.output_bytes && !run.status.success())
-        {
-            return Err(Failure::Verdict(
-                Verdict::OutputLimitExceeded,
-                format!("output over {} bytes", package.limits.output_bytes),
-            ));
-        }
-        if !run.status.success() {
-            if runtime_ran_out_of_memory(&run.captured, &program.out_of_memory) {
-                return Err(Failure::Verdict(
-                    Verdict::MemoryLimitExceeded,
-                    format!(
-                        "the runtime's heap is full ({} MiB)",
-                        package.limits.memory_bytes >> 20
-                    ),
-                ));
-            }
-            return Err(Failure::Verdict(Verdict::RuntimeError, run.status.to_string()));
-        }
-        Ok(out_path)
+        record_figures(result, &exec.run);
+        (result.exit_code, result.signal) = exit_of(exec.run.status);
+        run_failure(&exec, &package.limits, program)?;
+        Ok(exec.out_path)
     }
 
-    /// The limits of one run of the submission.
-    pub(super) fn submission_limits(&self, package: &ProblemPackage, program: &Program) -> Limits {
-        let time_limit = package.time_limit();
-        Limits {
-            cpu_time: time_limit,
-            wall_time: self.config.wall_time_overshoot.wall_limit(time_limit),
-            memory: package.limits.memory_bytes + program.memory_allowance,
-            processes: self.config.max_processes,
-            // The output limit, unless the runtime sizes files of its own beyond it (BEAM's JIT
-            // maps its code through an 8 MiB memfd): then the output's size is checked below.
-            file_size: package.limits.output_bytes.max(program.min_file_size),
-            open_files: 256,
-            stack: Some(package.limits.memory_bytes),
-            address_space: None,
+    /// Judges a finished run's output against the test's answer.
+    fn judge_output(
+        &self,
+        slot: &mut Sandbox,
+        validator: Option<&Program>,
+        test: &TestCase,
+        out_path: &Path,
+    ) -> Result<(), Failure> {
+        let judgement = match validator {
+            None => {
+                let flags = DefaultValidator::from_flags(&test.validator_flags).map_err(Failure::Internal)?;
+                let out = std::fs::read(out_path)?;
+                let ans = std::fs::read(&test.answer)?;
+                flags.judge(&out, &ans)
+            }
+            Some(v) => self.run_validator(slot, v, test, out_path)?,
+        };
+        match judgement {
+            Judgement::Accepted => Ok(()),
+            Judgement::WrongAnswer(why) => Err(Failure::Verdict(Verdict::WrongAnswer, why)),
         }
     }
 
@@ -256,6 +245,115 @@ impl Judge {
     }
 }
 
+/// The first `limit` bytes of a file as text, and whether there was more.
+pub(super) fn head_of(path: &Path, limit: usize) -> Output {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = File::open(path).and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes));
+    if read.is_err() {
+        return Output::default();
+    }
+    let truncated = bytes.len() > limit;
+    bytes.truncate(limit);
+    Output {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        truncated,
+    }
+}
+
+/// Each part of a sample's feedback is cut at this many bytes.
+const FEEDBACK_SHOWN: usize = 8 * 1024;
+
+/// A failed sample's feedback: its input, its answer, what the program printed (if it ran) and
+/// the first line where they differ.
+pub(super) fn feedback_of(test: &TestCase, exec: Option<&Execution>) -> Feedback {
+    let expected = head_of(&test.answer, FEEDBACK_SHOWN);
+    let got = exec
+        .map(|e| head_of(&e.out_path, FEEDBACK_SHOWN))
+        .unwrap_or_default();
+    Feedback {
+        input: head_of(&test.input, FEEDBACK_SHOWN),
+        first_difference: FirstDifference::of(&expected.text, &got.text),
+        expected,
+        got,
+    }
+}
+
+/// One run of the program on an input, before its output is judged.
+pub(super) struct Execution {
+    pub(super) run: RunResult,
+    /// Host path of what the program wrote on standard output.
+    pub(super) out_path: PathBuf,
+    output_len: u64,
+    wall_limit: std::time::Duration,
+}
+
+/// The exit code or the signal of a finished program.
+pub(super) fn exit_of(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+    match status {
+        ExitStatus::Exited(c) => (Some(c), None),
+        ExitStatus::Signaled(s) => (None, Some(s)),
+    }
+}
+
+/// The verdict a run earned by itself (a limit, a failed exit), before its output is judged; an
+/// internal failure when it never started.
+pub(super) fn run_failure(
+    exec: &Execution,
+    limits: &ProblemLimits,
+    program: &Program,
+) -> Result<(), Failure> {
+    let run = &exec.run;
+    if let Some(e) = &run.exec_error {
+        return Err(Failure::Internal(format!("cannot start the program: {e}")));
+    }
+    match run.limit {
+        Some(LimitExceeded::CpuTime) => {
+            return Err(Failure::Verdict(
+                Verdict::TimeLimitExceeded,
+                format!("CPU time over {} ms", limits.time_limit().as_millis()),
+            ))
+        }
+        Some(LimitExceeded::WallTime) => {
+            return Err(Failure::Verdict(
+                Verdict::TimeLimitExceeded,
+                format!("wall time over {} ms", exec.wall_limit.as_millis()),
+            ))
+        }
+        Some(LimitExceeded::Memory) => {
+            return Err(Failure::Verdict(
+                Verdict::MemoryLimitExceeded,
+                format!("memory over {} MiB", limits.memory_bytes >> 20),
+            ))
+        }
+        Some(LimitExceeded::FileSize) => {
+            return Err(Failure::Verdict(
+                Verdict::OutputLimitExceeded,
+                format!("output over {} bytes", limits.output_bytes),
+            ))
+        }
+        None => {}
+    }
+    if exec.output_len > limits.output_bytes
+        || (exec.output_len >= limits.output_bytes && !run.status.success())
+    {
+        return Err(Failure::Verdict(
+            Verdict::OutputLimitExceeded,
+            format!("output over {} bytes", limits.output_bytes),
+        ));
+    }
+    if !run.status.success() {
+        if runtime_ran_out_of_memory(&run.captured, &program.out_of_memory) {
+            return Err(Failure::Verdict(
+                Verdict::MemoryLimitExceeded,
+                format!("the runtime's heap is full ({} MiB)", limits.memory_bytes >> 20),
+            ));
+        }
+        return Err(Failure::Verdict(Verdict::RuntimeError, run.status.to_string()));
+    }
+    Ok(())
+}
+
 /// Puts a run's figures into a test's result, keeping the larger ones of an earlier pass.
 pub(super) fn record_figures(result: &mut TestResult, run: &RunResult) {
     result.time_ms = result.time_ms.max(run.cpu_time.as_millis() as u64);
@@ -273,7 +371,7 @@ pub(super) fn runtime_ran_out_of_memory(stderr: &Captured, messages: &[String]) 
 }
 
 /// A run's standard error as shown to a learner: its start and its end.
-fn shown(stderr: &Captured) -> String {
+pub(super) fn shown(stderr: &Captured) -> String {
     truncate(&stderr.text(), STDERR_SHOWN)
 }
 
