@@ -21,7 +21,8 @@ struct Cli {
     /// Time limit, in seconds, of packages that set none.
     #[arg(long, global = true, default_value_t = 1.0)]
     default_time_limit: f64,
-    /// Sandbox slot `n` runs as uid and gid `uid_base + n`; give concurrent judges distinct ranges.
+    /// Sandbox slot `n` runs as uid and gid `uid_base + n`; give concurrent judges distinct ranges,
+    /// twice their slots wide (interactive and multi-pass problems add as many validator slots).
     #[arg(long, global = true, default_value_t = JudgeConfig::default().uid_base)]
     uid_base: u32,
     /// How far past its time limit a run's wall clock may go: the greater of the terms, each a time
