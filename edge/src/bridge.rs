@@ -114,6 +114,7 @@ impl Bridge {
             idempotency_key,
             None,
             body,
+            resend_when_lost,
         )
         .await
     }
@@ -128,8 +129,17 @@ impl Bridge {
         query: &str,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        self.call_full(subject, caller, request_id, resource_id, None, Some(query), body)
-            .await
+        self.call_full(
+            subject,
+            caller,
+            request_id,
+            resource_id,
+            None,
+            Some(query),
+            body,
+            false,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)] // private: the one place every optional header is set
@@ -142,6 +152,7 @@ impl Bridge {
         idempotency_key: Option<&str>,
         query: Option<&str>,
         body: Bytes,
+        resend_when_lost: bool,
     ) -> Result<Response, ApiError> {
         let mut h = HeaderMap::new();
         if let Some(query) = query {

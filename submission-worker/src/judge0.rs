@@ -305,7 +305,8 @@ fn status_of(run: &Run) -> (u32, Option<&RunCase>) {
         Some(Verdict::InternalError) => 13,
         _ => match case.and_then(|c| c.verdict.map(|v| (v, c))) {
             None | Some((Verdict::Accepted, _)) => 3,
-            Some((Verdict::WrongAnswer, _)) => 4,
+            // A run's case is never scored; were one partial, Judge0's nearest is Wrong Answer.
+            Some((Verdict::WrongAnswer | Verdict::PartiallyAccepted, _)) => 4,
             Some((Verdict::TimeLimitExceeded, _)) => 5,
             Some((Verdict::MemoryLimitExceeded, _)) => 15,
             Some((Verdict::OutputLimitExceeded, _)) => 16,
