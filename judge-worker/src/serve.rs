@@ -707,6 +707,10 @@ async fn run_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch::
 pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeError> {
     let settings = NatsSettings::from_env("judge")?;
     let slots = config.slots.max(1);
+    if let Some(addr) = common::metrics::addr_from_env()? {
+        common::metrics::serve(addr);
+    }
+    metrics::gauge!("judge_slots").set(slots as f64);
     // Polled once now, the signal handlers are in place before anyone can see the service: a
     // SIGTERM from then on stops it cleanly, however soon it comes.
     let shutdown = common::service::shutdown_signal();

@@ -62,6 +62,16 @@ impl JudgeProcess {
     /// `uid_base` gives its sandboxes uids apart from other judges running at the same time;
     /// its log goes to the test's stderr unless `quiet`.
     pub fn start(nats: &NatsServer, uid_base: Option<&str>, quiet: bool) -> JudgeProcess {
+        Self::start_with_env(nats, uid_base, quiet, &[])
+    }
+
+    /// [`JudgeProcess::start`] with more environment variables (e.g. `METRICS_ADDR`).
+    pub fn start_with_env(
+        nats: &NatsServer,
+        uid_base: Option<&str>,
+        quiet: bool,
+        env: &[(&str, &str)],
+    ) -> JudgeProcess {
         let settings = nats.settings("judge");
         let cache = tempfile::tempdir().expect("creating the judge's cache");
         let mut cmd = Command::new(binary());
@@ -75,6 +85,7 @@ impl JudgeProcess {
             .env("JUDGE_CACHE_DIR", cache.path())
             .stdout(Stdio::null())
             .stderr(if quiet { Stdio::null() } else { Stdio::inherit() });
+        cmd.envs(env.iter().copied());
         crate::die_with_parent(&mut cmd);
         JudgeProcess {
             child: cmd.spawn().expect("starting judge-worker serve"),

@@ -43,7 +43,13 @@ async fn metrics_move_as_submissions_flow() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let _judge = system_tests::judge::JudgeProcess::start(&stack.nats, Some("65300"), true);
+    let judge_metrics = format!("127.0.0.1:{}", system_tests::free_port());
+    let _judge = system_tests::judge::JudgeProcess::start_with_env(
+        &stack.nats,
+        Some("65300"),
+        true,
+        &[("METRICS_ADDR", &judge_metrics)],
+    );
     stack.wait_for_language("c").await;
     stack.register("counted", "correct horse battery").await;
     let user = stack.token("counted", "correct horse battery").await;
@@ -140,6 +146,28 @@ async fn metrics_move_as_submissions_flow() {
         assert!(Instant::now() < deadline, "no queue gauges:\n{page}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+
+    // The judge's own: its slots, none busy once the verdict is in, and the compile and the run
+    // of the C submission in the time histograms.
+    let judge = stack
+        .http
+        .get(format!("http://{judge_metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sample(&judge, "judge_slots").is_some_and(|n| n >= 1.0), "{judge}");
+    assert_eq!(sample(&judge, "judge_slots_busy"), Some(0.0), "{judge}");
+    assert!(
+        sample(&judge, r#"judge_compile_seconds_count{language="c"}"#).is_some_and(|n| n >= 1.0),
+        "{judge}"
+    );
+    assert!(
+        sample(&judge, r#"judge_run_seconds_count{language="c"}"#).is_some_and(|n| n >= 1.0),
+        "{judge}"
+    );
 
     let edge = stack
         .http

@@ -15,6 +15,8 @@ const PROGRAM_SIZE_LIMIT: u64 = 256 << 20;
 /// A compiled program: its files and how to run it from the directory they are put in.
 #[derive(Debug)]
 pub(super) struct Program {
+    /// The language's id (a metrics label).
+    pub(super) language: String,
     pub(super) files: FileTree,
     pub(super) run: Vec<String>,
     pub(super) env: Vec<String>,
@@ -68,6 +70,8 @@ pub(super) fn compile(
                 },
             )
             .map_err(|e| internal(&e))?;
+        metrics::histogram!("judge_compile_seconds", "language" => language.id().to_owned())
+            .record(run.cpu_time.as_secs_f64());
         output = run.captured.text();
         if let Some(e) = run.exec_error {
             return Err((
@@ -112,6 +116,7 @@ pub(super) fn compile(
     })?;
     Ok((
         Program {
+            language: language.id().to_owned(),
             run,
             env: language.env(),
             memory_allowance: language.memory_allowance,

@@ -313,6 +313,7 @@ impl Judge {
             return report;
         };
         let mut slot = self.pool.lend();
+        let _busy = BusySlot::new();
         progress(Progress::Compiling);
         let validator = match self.validator(&mut slot, package) {
             Ok(v) => v,
@@ -551,6 +552,22 @@ fn score(report: &mut JudgeReport, scoring: &problem_package::scoring::Scoring) 
     } else {
         Verdict::WrongAnswer
     };
+}
+
+/// Counts a lent slot in the `judge_slots_busy` gauge for as long as it lives.
+pub(crate) struct BusySlot(());
+
+impl BusySlot {
+    pub(crate) fn new() -> Self {
+        metrics::gauge!("judge_slots_busy").increment(1.0);
+        BusySlot(())
+    }
+}
+
+impl Drop for BusySlot {
+    fn drop(&mut self) {
+        metrics::gauge!("judge_slots_busy").decrement(1.0);
+    }
 }
 
 #[cfg(test)]

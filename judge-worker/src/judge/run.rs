@@ -111,6 +111,8 @@ impl Judge {
                 stderr: Sink::Capture(STDERR_KEEP),
             },
         )?;
+        metrics::histogram!("judge_run_seconds", "language" => program.language.clone())
+            .record(run.cpu_time.as_secs_f64());
         let output_len = output.metadata()?.len();
         Ok(Execution {
             run,

@@ -69,6 +69,7 @@ impl Judge {
             derived: None,
         });
         let mut slot = self.pool.lend();
+        let _busy = super::BusySlot::new();
         progress(Progress::Compiling);
         let validator = match package.filter(|_| !samples.is_empty()) {
             Some(p) => match self.validator(&mut slot, p) {
