@@ -219,24 +219,33 @@ function outcomeTable(tests) {
     el("tbody", {}, ...rows));
 }
 
+/** An `Output` ({text, truncated}) as text, saying when it was cut. */
+function outputText(o) {
+  if (!o) return "";
+  return (o.text || "") + (o.truncated ? "\n… (cut)" : "");
+}
+
 /** What a failing sample test showed: input, expected and received output (first difference marked). */
 function feedbackView(test) {
   const f = test.feedback;
   if (!f) return null;
+  const diff = f.first_difference ? f.first_difference.line : null;
   const got = el("pre", { class: "io" });
-  const lines = (f.got || "").split("\n");
+  const lines = outputText(f.got).split("\n");
   lines.forEach((line, i) => {
     const span = el("span", { text: line + (i + 1 < lines.length ? "\n" : "") });
-    if (f.first_difference_line && i + 1 === f.first_difference_line) span.className = "diff-line";
+    if (diff && i + 1 === diff) span.className = "diff-line";
     got.append(span);
   });
+  const exit = test.signal ? `killed by signal ${test.signal}` : (test.exit_code ? `exit code ${test.exit_code}` : null);
   return el("div", { class: "feedback", "data-testid": "feedback" },
     el("h4", { text: `Why ${test.name} failed` }),
     el("div", { class: "sample" },
-      el("div", {}, el("h5", { text: "Input" }), el("pre", { class: "io", text: f.input || "" })),
-      el("div", {}, el("h5", { text: "Expected" }), el("pre", { class: "io", text: f.expected || "" }))),
-    el("h5", { text: f.first_difference_line ? `Your output (first difference on line ${f.first_difference_line})` : "Your output" }), got,
-    f.stderr ? el("div", {}, el("h5", { text: "Standard error" }), el("pre", { class: "io", text: f.stderr })) : "");
+      el("div", {}, el("h5", { text: "Input" }), el("pre", { class: "io", text: outputText(f.input) })),
+      el("div", {}, el("h5", { text: "Expected" }), el("pre", { class: "io", text: outputText(f.expected) }))),
+    el("h5", { text: diff ? `Your output (first difference on line ${diff})` : "Your output" }), got,
+    exit ? el("p", { text: exit }) : "",
+    test.stderr ? el("div", {}, el("h5", { text: "Standard error" }), el("pre", { class: "io", text: test.stderr })) : "");
 }
 
 function showVerdict(s) {
@@ -312,10 +321,22 @@ $("#run").addEventListener("click", async () => {
     const run = await api("POST", "/api/runs?wait=true", body);
     const parts = [];
     if (run.compile_output) parts.push(el("h4", { text: "Compiler output" }), el("pre", { class: "io", text: run.compile_output }));
+    if (run.verdict) {
+      parts.push(el("p", { "data-testid": "run-verdict" }, "Run: ",
+        el("span", { class: accepted(run.verdict) ? "verdict-accepted" : "verdict-rejected", text: verdictText(run.verdict) })));
+    }
     for (const c of run.cases || []) {
-      const head = [c.name, c.verdict ? verdictText(c.verdict) : null, `${c.time_ms} ms`, `${c.memory_kb} KB`].filter(Boolean).join(" · ");
-      parts.push(el("h4", { text: head }), el("pre", { class: "io", text: (c.stdout || "") + (c.stdout_truncated ? "\n… (cut)" : "") }));
-      if (c.stderr) parts.push(el("pre", { class: "io muted", text: c.stderr + (c.stderr_truncated ? "\n… (cut)" : "") }));
+      const exit = c.signal ? `signal ${c.signal}` : (c.exit_code ? `exit code ${c.exit_code}` : null);
+      const head = [c.name, c.verdict ? verdictText(c.verdict) : null, `${c.time_ms} ms`, `${c.memory_kb} KB`, exit].filter(Boolean).join(" · ");
+      parts.push(el("h4", { text: head }));
+      if (c.expected) {
+        parts.push(el("div", { class: "sample" },
+          el("div", {}, el("h5", { text: "Your output" }), el("pre", { class: "io", text: outputText(c.stdout) })),
+          el("div", {}, el("h5", { text: "Expected" }), el("pre", { class: "io", text: outputText(c.expected) }))));
+      } else {
+        parts.push(el("pre", { class: "io", text: outputText(c.stdout) }));
+      }
+      if (c.stderr && c.stderr.text) parts.push(el("pre", { class: "io muted", text: outputText(c.stderr) }));
     }
     box.replaceChildren(...parts);
   } catch (problem) { box.replaceChildren(); notice(problem); }

@@ -54,9 +54,17 @@ try {
 
   await page.getByLabel("Language").selectOption("python3");
   await page.getByLabel("Source").fill(wrong);
+  // Try it on the samples first: nothing is graded, the output is shown beside the expected one.
+  await page.getByRole("button", { name: "Run on the samples" }).click();
+  await page.getByTestId("run-verdict").filter({ hasText: "wrong answer" }).waitFor({ timeout: 60000 });
+  expect(await page.locator("#run-result pre").count() >= 2, "the run's output and the expected output are shown");
+  await shot("run-on-samples");
+
   await page.getByRole("button", { name: "Submit" }).click();
   await page.getByTestId("verdict").filter({ hasText: "wrong answer" }).waitFor({ timeout: 60000 });
   expect(await page.locator("#verdict table tbody tr").count() >= 1, "the failing test is listed");
+  // The first failing sample says why: its input, the expected output and the first differing line.
+  await page.getByTestId("feedback").filter({ hasText: "first difference on line 1" }).waitFor();
   await shot("wrong-answer");
 
   await page.getByLabel("Source").fill(right);
