@@ -170,7 +170,9 @@ cat > "$IMAGE_DIR/init2" <<EOF
 /bin/busybox --install -s /bin 2>/dev/null
 export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TMPDIR=/tmp RUST_BACKTRACE=1
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-mount -t tmpfs -o mode=1777 tmp /tmp
+# The test binaries sit at their host paths: a checkout under /tmp (CI clones there) must not be
+# hidden by a fresh /tmp, so then the disk's own /tmp (writable, 512 MiB to spare) serves.
+if [ -z "\$(ls -A /tmp)" ]; then mount -t tmpfs -o mode=1777 tmp /tmp; else chmod 1777 /tmp; fi
 ip link set lo up
 if [ "$CGROUP" = v2 ]; then
   mount -t cgroup2 cgroup2 /sys/fs/cgroup
