@@ -39,7 +39,7 @@ use sandbox::files;
 use sandbox::{Command, ExitStatus, LimitExceeded, RunResult, Sandbox, Sink, Stdio};
 
 use super::compile::{truncate, Program};
-use super::run::{record_figures, runtime_ran_out_of_memory};
+use super::run::{prepare_validator, record_figures, runtime_ran_out_of_memory};
 use super::{Failure, Judge};
 use crate::language::with_memory;
 
@@ -111,26 +111,8 @@ impl Judge {
         };
         // The validator's /box: the input (replaced by each nextpass.in), the answer and the
         // feedback directory, which persists over the passes.
-        vslot.clean()?;
+        let (vcmd, feedback) = prepare_validator(vslot, validator, test)?;
         let vbox = vslot.box_dir();
-        files::write_new(&vbox, "input", &std::fs::read(&test.input)?, 0o644)?;
-        files::write_new(&vbox, "answer", &std::fs::read(&test.answer)?, 0o644)?;
-        let feedback = vbox.join("feedback");
-        std::fs::create_dir(&feedback)?;
-        let uid = std::fs::metadata(&vbox).map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
-        std::os::unix::fs::chown(&feedback, Some(uid), Some(uid))?;
-        let mut argv = validator.run.clone();
-        argv.extend([
-            "/box/input".to_owned(),
-            "/box/answer".to_owned(),
-            "/box/feedback/".to_owned(),
-        ]);
-        argv.extend(test.validator_flags.iter().cloned());
-        let vcmd = Command {
-            argv,
-            env: validator.env.clone(),
-            cwd: "/box".into(),
-        };
         for pass in 1..=passes {
             slot.clean()?;
             let said = if interactive {

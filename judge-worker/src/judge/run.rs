@@ -197,28 +197,10 @@ impl Judge {
         test: &TestCase,
         out_path: &std::path::Path,
     ) -> Result<Judgement, Failure> {
-        slot.clean()?;
-        let box_dir = slot.box_dir();
-        files::write_new(&box_dir, "input", &std::fs::read(&test.input)?, 0o644)?;
-        files::write_new(&box_dir, "answer", &std::fs::read(&test.answer)?, 0o644)?;
-        let feedback = box_dir.join("feedback");
-        std::fs::create_dir(&feedback)?;
-        let uid = std::fs::metadata(&box_dir).map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
-        std::os::unix::fs::chown(&feedback, Some(uid), Some(uid))?;
-        let mut argv = validator.run.clone();
-        argv.extend([
-            "/box/input".to_owned(),
-            "/box/answer".to_owned(),
-            "/box/feedback/".to_owned(),
-        ]);
-        argv.extend(test.validator_flags.iter().cloned());
+        let (command, feedback) = prepare_validator(slot, validator, test)?;
         let team = File::open(out_path)?;
         let run = slot.run(
-            &Command {
-                argv,
-                env: validator.env.clone(),
-                cwd: "/box".into(),
-            },
+            &command,
             &self.config.validator_limits,
             Stdio {
                 stdin: Some(team.as_fd()),
@@ -245,6 +227,37 @@ impl Judge {
             ))
         })
     }
+}
+
+/// Cleans a validator's slot and prepares its `/box` for `test`: the input, the answer and an
+/// empty feedback directory the validator may write. Gives the command that runs it as the format
+/// says (`validator input answer feedback_dir [flags]`) and the feedback directory's host path.
+pub(super) fn prepare_validator(
+    slot: &mut Sandbox,
+    validator: &Program,
+    test: &TestCase,
+) -> Result<(Command, PathBuf), Failure> {
+    slot.clean()?;
+    let box_dir = slot.box_dir();
+    files::write_new(&box_dir, "input", &std::fs::read(&test.input)?, 0o644)?;
+    files::write_new(&box_dir, "answer", &std::fs::read(&test.answer)?, 0o644)?;
+    let feedback = box_dir.join("feedback");
+    std::fs::create_dir(&feedback)?;
+    let uid = std::fs::metadata(&box_dir).map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
+    std::os::unix::fs::chown(&feedback, Some(uid), Some(uid))?;
+    let mut argv = validator.run.clone();
+    argv.extend([
+        "/box/input".to_owned(),
+        "/box/answer".to_owned(),
+        "/box/feedback/".to_owned(),
+    ]);
+    argv.extend(test.validator_flags.iter().cloned());
+    let command = Command {
+        argv,
+        env: validator.env.clone(),
+        cwd: "/box".into(),
+    };
+    Ok((command, feedback))
 }
 
 /// The first `limit` bytes of a file as text, and whether there was more.
