@@ -45,6 +45,27 @@ pub mod judge0 {
     pub const CONFIG_INFO: &str = "submission.judge0.config_info";
 }
 
+/// The request subjects whose handlers only read: a request to one of them whose answer was lost
+/// (the NATS node between caller and worker died with it) may be sent again as it is.
+pub const READS: &[&str] = &[
+    auth::ME,
+    submission::LANGUAGES,
+    submission::PROBLEMS_LIST,
+    submission::PROBLEMS_GET,
+    submission::PROBLEMS_STATEMENT,
+    submission::SUBMISSIONS_GET,
+    submission::SUBMISSIONS_LIST,
+    submission::COMMENTS_LIST,
+    submission::RUNS_GET,
+    judge0::SUBMISSIONS_GET,
+    judge0::BATCH_GET,
+    judge0::LANGUAGES,
+    judge0::LANGUAGE,
+    judge0::STATUSES,
+    judge0::ABOUT,
+    judge0::CONFIG_INFO,
+];
+
 /// The judge service (`nats micro info judge`): its metadata lists the languages it runs.
 pub mod judge {
     pub const SERVICE: &str = "judge";

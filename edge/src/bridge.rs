@@ -186,6 +186,8 @@ impl Bridge {
         // No responders means no worker received the request, so asking again is safe whatever
         // it is: on a cluster, the workers of a node that died are back on another within
         // milliseconds. A service that is really down still gets 503 within a second.
+        // A read is as safe to send again as a create that carries an idempotency key.
+        let resend_when_lost = resend_when_lost || common::subjects::READS.contains(&subject);
         let started = tokio::time::Instant::now();
         let deadline = started + NO_RESPONDERS_RETRY;
         let budget = self.client.timeout().unwrap_or(LOST_AFTER);
