@@ -153,6 +153,8 @@ async fn events(
     };
     let live = Live {
         first: Some(event(state.rank(), &state)),
+        rank: state.rank(),
+        last_read: tokio::time::Instant::now(),
         done: state.status.is_final(),
         updates,
         deadline: tokio::time::Instant::now() + EVENTS_LIMIT,
@@ -176,19 +178,29 @@ async fn events(
             let msg = match tokio::time::timeout(RESYNC_EVERY, live.updates.next()).await {
                 Ok(msg) => msg?,
                 Err(_) => {
-                    // Reconnected to NATS (our node died, say) since the last look: an update
-                    // published meanwhile was missed, so the stored state is read again.
+                    // Reconnected to NATS (our node died, say) since the state was last read: an
+                    // update published meanwhile was missed, so the stored state is read again.
+                    // Also after a long quiet spell, in case a reconnect went unnoticed.
                     let connects = live.bridge.client.statistics().connects.load(Ordering::Relaxed);
-                    if connects == live.connects {
+                    let quiet = live.last_read.elapsed() >= REREAD_AFTER;
+                    if connects == live.connects && !quiet {
                         continue;
                     }
-                    live.connects = connects;
                     match current_state(&live.bridge, &live.user, &live.request_id, &live.submission_id).await
                     {
                         Ok(Ok(state)) => {
+                            live.connects = connects;
+                            live.last_read = tokio::time::Instant::now();
+                            // The store may lag behind what was streamed: nothing new then.
+                            if state.rank() <= live.rank && !state.status.is_final() {
+                                continue;
+                            }
+                            live.rank = state.rank();
                             live.done = state.status.is_final();
                             return Some((Ok(event(state.rank(), &state)), live));
                         }
+                        // Not answered (the workers may be reconnecting too): asked again on the
+                        // next quiet second, until it is.
                         _ => continue,
                     }
                 }
@@ -199,6 +211,7 @@ async fn events(
             let change = StatusEvent::from_update(&update);
             live.done = change.status.is_final();
             let rank = StatusEvent::rank(change.status, change.progress);
+            live.rank = live.rank.max(rank);
             return Some((Ok(event(rank, &change)), live));
         }
     });
@@ -207,6 +220,9 @@ async fn events(
 
 /// How often a quiet live stream checks whether the edge reconnected to NATS meanwhile.
 const RESYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a live stream may stay quiet before the stored state is read again anyway.
+const REREAD_AFTER: Duration = Duration::from_secs(15);
 
 /// The submission as the submission service has it, or the service's answer when that is not
 /// 200.
@@ -244,6 +260,10 @@ struct Live {
     deadline: tokio::time::Instant,
     /// The NATS client's connection count when the state was last read.
     connects: u64,
+    /// When the stored state was last read.
+    last_read: tokio::time::Instant,
+    /// The furthest state streamed so far (`StatusEvent::rank`).
+    rank: u64,
     bridge: crate::bridge::Bridge,
     user: AuthUser,
     request_id: RequestId,
