@@ -280,13 +280,15 @@ impl Worker {
     }
 
     /// Publishes one update once (progress: best effort, a lost one is superseded). A verdict
-    /// carries a message id (`<submission>:<attempt>:judged`), so a publish retried after its ack
-    /// was lost in an election is stored once.
+    /// carries the message id `<submission>:judged`, the same for every delivery of the job: a
+    /// publish retried after its ack was lost in an election, and a second judge's verdict for a
+    /// job redelivered while the first still graded it (its progress acks lost in a JOBS
+    /// election), are both stored once within the stream's duplicate window.
     async fn publish(&self, update: &GradingUpdate) -> Result<(), JobError> {
         let body = serde_json::to_vec(update).expect("updates serialise");
         let mut headers = async_nats::HeaderMap::new();
         if matches!(update.status, GradingStatus::Judged { .. }) {
-            let id = format!("{}:{}:judged", update.submission_id, update.attempt);
+            let id = format!("{}:judged", update.submission_id);
             headers.insert(subjects::headers::MESSAGE_ID, id.as_str());
         }
         self.js
@@ -549,6 +551,13 @@ impl Worker {
             }
         };
         tracing::info!(verdict = %report.verdict, "judged");
+        // Another judge may have finished a redelivery of this job while this one graded it
+        // (beyond the duplicate window, for a long job): the first verdict stands.
+        if self.already_judged(&job.submission_id).await {
+            tracing::info!("another delivery was judged first; acking the job");
+            let _ = msg.double_ack().await;
+            return;
+        }
         let update = GradingUpdate {
             submission_id: job.submission_id.clone(),
             attempt,
