@@ -31,8 +31,27 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, below the kernel's range for outgoing connections.
+///
+/// Port 0 would hand out a port from that range (`ip_local_port_range`, 32768–60999 by default),
+/// where any connection opened between the pick and the server's bind can take it — a cluster's
+/// own route connections did, once in a few runs. Below the range only another test's pick can
+/// collide; a random start per call makes that rare, and [`NatsServer`] retries on a collision.
 pub fn free_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    if low > 12_000 {
+        let (first, span) = (10_000u16, low - 10_000);
+        let start = uuid::Uuid::new_v4().as_u128() as u16 % span;
+        for i in 0..span {
+            let port = first + (start + i) % span;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("binding port 0 on loopback")

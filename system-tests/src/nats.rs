@@ -18,6 +18,31 @@ struct Node {
     dir: tempfile::TempDir,
 }
 
+impl Node {
+    /// Whether the node listens on its route port too (always, for a single server): a node
+    /// whose route port was taken exits right after it started listening for clients.
+    fn routes_listening(&mut self) -> bool {
+        let Some((port, _)) = self.cluster else {
+            return true;
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return true;
+            }
+            if self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+            {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+}
+
 /// The test's NATS: one server, or a cluster of several on loopback (routes, JetStream on each,
 /// a server name each). Every method that takes no node index acts on all of them.
 pub struct NatsServer {
@@ -51,7 +76,25 @@ impl NatsServer {
         Self::start_nodes(n)
     }
 
+    /// Starts `n` nodes on free ports; when another process took one of them between the pick
+    /// and the bind, every node is stopped and all start again on new ports.
     fn start_nodes(n: usize) -> NatsServer {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut server = Self::spawn_nodes(n);
+            match (0..n).find_map(|i| server.failed_to_start(i)) {
+                None => return server,
+                Some(log) if tries < 5 && log.contains("address already in use") => {
+                    eprintln!("nats-server: a port was taken before it could bind; new ports");
+                    server.stop();
+                }
+                Some(log) => panic!("nats-server did not start:\n{log}"),
+            }
+        }
+    }
+
+    fn spawn_nodes(n: usize) -> NatsServer {
         let routes: Vec<u16> = if n > 1 {
             (0..n).map(|_| crate::free_port()).collect()
         } else {
@@ -72,9 +115,6 @@ impl NatsServer {
         };
         for i in 0..n {
             server.spawn(i);
-        }
-        for i in 0..n {
-            server.wait_for(i);
         }
         server
     }
@@ -116,12 +156,37 @@ impl NatsServer {
         node.child = Some(child);
     }
 
-    fn wait_for(&self, i: usize) {
-        let node = &self.nodes[i];
-        if !crate::wait_for_port(node.port, Duration::from_secs(15)) {
-            let log = std::fs::read_to_string(node.dir.path().join("nats.log")).unwrap_or_default();
-            panic!("nats-server did not start on port {}:\n{log}", node.port);
+    fn wait_for(&mut self, i: usize) {
+        if let Some(log) = self.failed_to_start(i) {
+            panic!("nats-server did not start on port {}:\n{log}", self.nodes[i].port);
         }
+    }
+
+    /// The node's log when it did not come up (it exited, or nothing listens on its port after
+    /// 15 s); `None` once it accepts connections.
+    fn failed_to_start(&mut self, i: usize) -> Option<String> {
+        let node = &mut self.nodes[i];
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let mut up = false;
+        while std::time::Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", node.port)).is_ok() {
+                up = true;
+                break;
+            }
+            if node
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        // A node whose route port was taken listens for clients for a moment, then exits.
+        if up && node.routes_listening() {
+            return None;
+        }
+        Some(std::fs::read_to_string(node.dir.path().join("nats.log")).unwrap_or_default())
     }
 
     /// Kills every node (as a crash would); the stores stay.
