@@ -101,9 +101,51 @@ pub fn replicas_from_env() -> Result<usize, ConfigError> {
     Ok(replicas)
 }
 
+/// Whether a JetStream write (a KV `update` or `create`, a publish with an expected last
+/// sequence) failed because another writer got there first, looking through the error's sources.
+///
+/// async-nats 0.51 recognises the server's code for that from before 2.11 only (10071); current
+/// servers answer 10164, which it reports as an unknown error — a compare-and-set loop that relies
+/// on the client's error kind alone would take a lost race for an outage.
+pub fn is_write_conflict(error: &(dyn std::error::Error + 'static)) -> bool {
+    use async_nats::jetstream::ErrorCode;
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(js) = e.downcast_ref::<async_nats::jetstream::Error>() {
+            return matches!(
+                js.error_code(),
+                ErrorCode::STREAM_WRONG_LAST_SEQUENCE | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            );
+        }
+        next = e.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server's error answer, as async-nats reads it.
+    fn answer(err_code: u64) -> async_nats::jetstream::Error {
+        serde_json::from_value(serde_json::json!(
+            {"code": 400, "err_code": err_code, "description": "wrong last sequence"}
+        ))
+        .unwrap()
+    }
+
+    /// An error that wraps another, as async-nats' update and create errors do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed getting entry")]
+    struct Wrapped(#[source] async_nats::jetstream::Error);
+
+    #[test]
+    fn a_lost_compare_and_set_race_is_recognised_from_old_and_new_servers() {
+        assert!(is_write_conflict(&answer(10071)));
+        assert!(is_write_conflict(&Wrapped(answer(10164))));
+        assert!(!is_write_conflict(&Wrapped(answer(10077))));
+        assert!(!is_write_conflict(&std::io::Error::other("timed out")));
+    }
 
     fn settings(url: &str) -> NatsSettings {
         NatsSettings {

@@ -228,15 +228,17 @@ async fn change<R>(
                 .map(|_| ())
                 .map_err(|e| {
                     (
-                        e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                        e.kind() == kv::UpdateErrorKind::WrongLastRevision
+                            || common::nats::is_write_conflict(&e),
                         counter_error(e),
                     )
                 }),
-            None => bucket
-                .create(user, next.encode())
-                .await
-                .map(|_| ())
-                .map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, counter_error(e))),
+            None => bucket.create(user, next.encode()).await.map(|_| ()).map_err(|e| {
+                (
+                    e.kind() == kv::CreateErrorKind::AlreadyExists || common::nats::is_write_conflict(&e),
+                    counter_error(e),
+                )
+            }),
         };
         match written {
             Ok(()) => return Ok(Ok(())),
