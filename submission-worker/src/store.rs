@@ -269,6 +269,29 @@ pub fn migrations() -> Vec<Migration> {
                 .boxed()
             },
         },
+        Migration {
+            version: 5,
+            name: "a single-field index for every equality filter",
+            apply: |db| {
+                async move {
+                    // A server may use single-field indexes only (nx-27017 does, and scans the
+                    // collection for a filter only a compound index serves); MongoDB uses these
+                    // too, and picks the compound ones where they serve better.
+                    let submissions = db.collection::<Document>(SUBMISSIONS);
+                    submissions
+                        .create_index(index(doc! {"user_id": 1}, "user_id"))
+                        .await?;
+                    submissions
+                        .create_index(index(doc! {"outbox": 1}, "outbox_state"))
+                        .await?;
+                    db.collection::<Document>(COMMENTS)
+                        .create_index(index(doc! {"problem_id": 1}, "problem_id"))
+                        .await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
     ]
 }
 
