@@ -442,7 +442,9 @@ impl Worker {
         self.run_job(job, &msg).instrument(span).await;
     }
 
+    /// Runs `job` on a sandbox slot this worker holds already.
     async fn run_job(&self, job: RunJob, msg: &jetstream::Message) {
+        let started = std::time::Instant::now();
         let mut run = job.run.clone();
         let report = self
             .keep_alive(msg, async {
@@ -482,11 +484,12 @@ impl Worker {
                 }
             })
             .await;
-        let report = report.unwrap_or_else(|e| common::api::RunReport {
+        let mut report = report.unwrap_or_else(|e| common::api::RunReport {
             verdict: Some(Verdict::InternalError),
             error: Some(e.to_string()),
             ..Default::default()
         });
+        report.judge_ms = Some(started.elapsed().as_millis() as u64);
         tracing::info!(verdict = ?report.verdict, "run done");
         run.status = RunStatus::Done;
         run.report = report;

@@ -106,6 +106,11 @@ pub struct RunReport {
     /// Why the judge failed, for `internal_error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Wall time the judge spent on the run once a sandbox slot was free: fetching the problem,
+    /// compiling and every case, in milliseconds. The rest of a run's latency is queueing and
+    /// transport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_ms: Option<u64>,
 }
 
 /// A run as the API shows it, and as it is kept (a few minutes) while it lasts.
