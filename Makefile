@@ -93,6 +93,7 @@ bench: setup
 	@scripts/languages.sh --check || true
 	@scripts/cgroup-vm.sh --bench
 	$(CARGO) bench -p system-tests --bench pipeline
+	$(CARGO) bench -p system-tests --bench store_growth
 
 fmt:
 	$(CARGO) fmt --all

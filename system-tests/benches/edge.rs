@@ -10,23 +10,13 @@ use std::time::{Duration, Instant};
 use async_nats::HeaderMap;
 use common::subjects::{auth, headers};
 use serde_json::Value;
+use system_tests::bench::{env_or, percentile};
 use system_tests::{Stack, StackOptions};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Figures {
     rps: f64,
     p50: Duration,
     p99: Duration,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Sequential calls for latency, then `concurrency` callers for throughput.

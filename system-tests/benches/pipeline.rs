@@ -5,37 +5,25 @@
 //!   time, beside the time the judge engine itself takes for the same submission in-process
 //!   (compile + all tests): the difference is the pipeline's own share;
 //! - intake: submissions accepted per second at the edge (20 users, 16 requests in flight,
-//!   per-user limits raised), with no judge pulling, so only the accepting path is measured.
+//!   per-user limits raised), with no judge pulling, so only the accepting path is measured;
+//! - runs on the samples (`POST /api/runs?wait=true`, C++ A+B) while graded C++ submissions keep
+//!   arriving at a steady rate, each run's latency beside the judge's own time for that run (its
+//!   `judge_ms`: from a free sandbox slot to the report): the difference is the pipeline's share,
+//!   waiting for a slot behind graded jobs included.
 //!
-//! Knobs: BENCH_SUBMISSIONS (default 40), BENCH_INTAKE (default 400).
+//! Knobs: BENCH_SUBMISSIONS (default 40), BENCH_INTAKE (default 400), BENCH_RUNS (default 30),
+//! BENCH_LOAD_MS (default 2000: one graded submission per that many ms during the runs).
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use system_tests::bench::{env_or, ms, percentile as pct};
 use system_tests::{Stack, StackOptions};
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
-
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(run());
+    system_tests::bench::block_on(run());
 }
 
 async fn run() {
@@ -148,8 +136,9 @@ async fn run() {
         .await
         .unwrap();
 
-    // Latency: the real judge, one submission at a time, watched over SSE.
-    let judge = system_tests::judge::JudgeProcess::start(&stack.nats, None, true);
+    // Latency: the real judge, one submission at a time, watched over SSE. Its sandboxes' uids
+    // are apart from the in-process engine's, which runs beside it in the runs part.
+    let judge = system_tests::judge::JudgeProcess::start(&stack.nats, Some("1500000"), true);
     let token = &tokens[0];
     let mut latencies = Vec::new();
     for i in 0..n + 3 {
@@ -183,6 +172,7 @@ async fn run() {
             latencies.push(t.elapsed());
         }
     }
+    let runs = runs_under_load(&stack, &root, &tokens).await;
     drop(judge);
     latencies.sort();
     let (p50, p99) = (pct(&latencies, 0.5), pct(&latencies, 0.99));
@@ -218,4 +208,144 @@ async fn run() {
         ms(pct(&intake_lat, 0.99)),
         if intake_rate >= 900.0 { "met" } else { "NOT MET" }
     );
+    runs.print();
+}
+
+/// What the runs part measured.
+struct RunsUnderLoad {
+    /// `POST /api/runs?wait=true` until its answer, sorted.
+    latency: Vec<Duration>,
+    /// The judge's own time for each of those runs (`judge_ms`: slot taken → report), sorted.
+    judge: Vec<Duration>,
+    /// Latency minus the judge's own time, run by run, sorted: the pipeline's share.
+    share: Vec<Duration>,
+    /// Graded submissions posted during the runs, and the interval between them.
+    graded: usize,
+    load_every: Duration,
+    /// Graded jobs still waiting when the runs ended (a steady load leaves few).
+    waiting_at_end: u64,
+}
+
+impl RunsUnderLoad {
+    fn print(&self) {
+        if self.latency.is_empty() {
+            return;
+        }
+        println!(
+            "## Runs on the samples under graded load (C++ A+B, 2 samples; {} runs; one graded C++ \
+             submission every {} ms: {} posted, {} waiting at the end)\n",
+            self.latency.len(),
+            self.load_every.as_millis(),
+            self.graded,
+            self.waiting_at_end
+        );
+        println!("| | p50 ms | p99 ms |");
+        println!("| --- | ---: | ---: |");
+        for (what, v) in [
+            (
+                "the judge's own time for the run (compile + samples)",
+                &self.judge,
+            ),
+            ("POST /api/runs?wait=true through the stack", &self.latency),
+            ("the pipeline's share (the difference, run by run)", &self.share),
+        ] {
+            println!("| {what} | {} | {} |", ms(pct(v, 0.5)), ms(pct(v, 0.99)));
+        }
+        let own = pct(&self.share, 0.5);
+        println!(
+            "\nthe pipeline's share of a run at p50: {} ms (target ≤ 20 ms: {})\n",
+            ms(own),
+            if own <= Duration::from_millis(20) {
+                "met"
+            } else {
+                "NOT MET"
+            },
+        );
+    }
+}
+
+/// Runs a C++ A+B on the samples through the stack, one at a time, while graded C++ submissions
+/// arrive at a steady rate; each run's latency beside the judge's own time for it.
+async fn runs_under_load(stack: &Stack, root: &std::path::Path, tokens: &[String]) -> RunsUnderLoad {
+    let n = env_or("BENCH_RUNS", 30);
+    let load_every = Duration::from_millis(env_or("BENCH_LOAD_MS", 2000) as u64);
+    let mut measured = RunsUnderLoad {
+        latency: Vec::new(),
+        judge: Vec::new(),
+        share: Vec::new(),
+        graded: 0,
+        load_every,
+        waiting_at_end: 0,
+    };
+    if n == 0 {
+        return measured;
+    }
+    let cpp = std::fs::read_to_string(root.join("submissions/accepted/aplusb.cpp")).unwrap();
+    stack.wait_for_language("cpp").await;
+
+    // The graded load: users other than the runner's post one C++ submission per interval.
+    let stop = Arc::new(AtomicBool::new(false));
+    let posted = Arc::new(AtomicUsize::new(0));
+    let load = tokio::spawn({
+        let (http, url) = (stack.http.clone(), stack.url("/api/submissions"));
+        let body = json!({"problem_id": "aplusb", "language": "cpp", "source": cpp});
+        let tokens = tokens[1..].to_vec();
+        let (stop, posted) = (stop.clone(), posted.clone());
+        async move {
+            let mut tick = tokio::time::interval(load_every);
+            while !stop.load(Ordering::SeqCst) {
+                tick.tick().await;
+                let i = posted.fetch_add(1, Ordering::SeqCst);
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&tokens[i % tokens.len()])
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 202);
+            }
+        }
+    });
+
+    let run = json!({"problem_id": "aplusb", "language": "cpp", "source": cpp});
+    // Three to warm up (the judge's package cache, the compiler's files in the page cache).
+    for i in 0..n + 3 {
+        let t = Instant::now();
+        let r = stack
+            .http
+            .post(stack.url("/api/runs?wait=true"))
+            .bearer_auth(&tokens[0])
+            .json(&run)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "the run was not done within the wait");
+        let answer: Value = r.json().await.unwrap();
+        let took = t.elapsed();
+        assert_eq!(answer["verdict"], "accepted", "{answer}");
+        let judge = Duration::from_millis(answer["judge_ms"].as_u64().expect("judge_ms"));
+        if i >= 3 {
+            measured.latency.push(took);
+            measured.judge.push(judge);
+            measured.share.push(took.saturating_sub(judge));
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    load.await.unwrap();
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    measured.waiting_at_end = js
+        .get_stream(common::jobs::JOBS_STREAM)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages;
+    measured.graded = posted.load(Ordering::SeqCst);
+    measured.latency.sort();
+    measured.judge.sort();
+    measured.share.sort();
+    measured
 }

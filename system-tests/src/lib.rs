@@ -9,6 +9,7 @@
 //! It never mocks NATS, MongoDB or the sandbox: where the real thing cannot run, a test fails and
 //! says why (or, with `ALLOW_NO_SANDBOX=1`, is skipped loudly and counted).
 
+pub mod bench;
 pub mod judge;
 pub mod mongo;
 pub mod nats;
