@@ -1,5 +1,6 @@
 //! What the running judges can run: every judge instance lists its languages in its service
-//! metadata; a language is offered while at least one judge answers for it.
+//! metadata; a language is offered while at least one judge answers for it (or did, within
+//! [`GRACE`]).
 //!
 //! A background task asks the judges every [`REFRESH`] and publishes the answer through a
 //! `watch` channel, so a request reads the latest list without waiting for the judges' gathering
@@ -21,6 +22,10 @@ const REFRESH: Duration = Duration::from_secs(2);
 const REFRESH_EMPTY: Duration = Duration::from_millis(500);
 /// How long judges get to answer.
 const WINDOW: Duration = Duration::from_millis(250);
+/// How long a language stays offered after the last judge that listed it stopped answering: a
+/// judge busy on every CPU can miss a gathering window (a submission was refused with "no judge
+/// offers this language now" mid-test), while a judge that is gone drops out soon enough.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// The languages on offer, kept current by a background task that ends with the last clone.
 #[derive(Clone)]
@@ -36,8 +41,14 @@ impl Catalog {
         let weak = Arc::downgrade(&latest);
         let asker = client.clone();
         tokio::spawn(async move {
+            let mut seen: BTreeMap<String, (Language, tokio::time::Instant)> = BTreeMap::new();
             loop {
-                let offered = offered(&asker, WINDOW).await;
+                let now = tokio::time::Instant::now();
+                for language in offered(&asker, WINDOW).await {
+                    seen.insert(language.id.clone(), (language, now));
+                }
+                seen.retain(|_, (_, at)| now.duration_since(*at) < GRACE);
+                let offered: Vec<Language> = seen.values().map(|(l, _)| l.clone()).collect();
                 let wait = if offered.is_empty() {
                     REFRESH_EMPTY
                 } else {
