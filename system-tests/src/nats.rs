@@ -19,12 +19,9 @@ struct Node {
 }
 
 impl Node {
-    /// Whether the node listens on its route port too (always, for a single server): a node
-    /// whose route port was taken exits right after it started listening for clients.
-    fn routes_listening(&mut self) -> bool {
-        let Some((port, _)) = self.cluster else {
-            return true;
-        };
+    /// Waits until something accepts connections on `port`: false when the node's process exits
+    /// first (a port of its was taken) or after 15 s.
+    fn accepts_on(&mut self, port: u16) -> bool {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while std::time::Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -162,28 +159,14 @@ impl NatsServer {
         }
     }
 
-    /// The node's log when it did not come up (it exited, or nothing listens on its port after
-    /// 15 s); `None` once it accepts connections.
+    /// The node's log when it did not come up (it exited, or nothing listens on its client port,
+    /// or on its route port for a cluster node, after 15 s); `None` once it accepts connections.
+    /// A node whose route port was taken listens for clients for a moment, then exits.
     fn failed_to_start(&mut self, i: usize) -> Option<String> {
         let node = &mut self.nodes[i];
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        let mut up = false;
-        while std::time::Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", node.port)).is_ok() {
-                up = true;
-                break;
-            }
-            if node
-                .child
-                .as_mut()
-                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        // A node whose route port was taken listens for clients for a moment, then exits.
-        if up && node.routes_listening() {
+        let route = node.cluster.as_ref().map(|(port, _)| *port);
+        let up = node.accepts_on(node.port) && route.is_none_or(|port| node.accepts_on(port));
+        if up {
             return None;
         }
         Some(std::fs::read_to_string(node.dir.path().join("nats.log")).unwrap_or_default())
