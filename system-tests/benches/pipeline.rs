@@ -51,11 +51,7 @@ async fn run() {
     engine.sort();
 
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         max_queued: 100_000,
         per_minute: 100_000,
         ..StackOptions::default()

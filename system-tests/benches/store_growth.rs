@@ -56,11 +56,7 @@ async fn run() {
     let source = std::fs::read_to_string(root.join("submissions/accepted/aplusb.c")).unwrap();
 
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         max_queued: 1_000_000,
         per_minute: 1_000_000,
         ..StackOptions::default()

@@ -12,6 +12,16 @@ use common::nats::NatsSettings;
 
 use crate::{MongoServer, NatsServer};
 
+/// The administrator account most tests and benches create (`admin` / `admin password`), to log
+/// in as with [`Stack::token`].
+pub fn admin_account() -> auth_worker::config::AdminAccount {
+    auth_worker::config::AdminAccount {
+        username: "admin".into(),
+        password: "admin password".into(),
+        email: "admin@example.org".into(),
+    }
+}
+
 /// What a test may change about the stack.
 #[derive(Debug, Clone)]
 pub struct StackOptions {

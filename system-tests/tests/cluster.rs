@@ -148,11 +148,7 @@ async fn a_cluster_loses_a_node_without_anyone_noticing() {
         .unwrap_or(30);
     let mut stack = Stack::start(StackOptions {
         nats_nodes: 3,
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         max_queued: 100_000,
         per_minute: 100_000,
         job_ack_wait: Duration::from_secs(10),

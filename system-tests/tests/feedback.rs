@@ -66,11 +66,7 @@ async fn a_failing_sample_shows_why_and_a_secret_test_gives_nothing_away() {
         return;
     }
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         ..StackOptions::default()
     })
     .await;

@@ -22,11 +22,7 @@ async fn metrics_move_as_submissions_flow() {
     }
     let port = system_tests::free_port();
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         metrics_addr: Some(([127, 0, 0, 1], port).into()),
         ..StackOptions::default()
     })

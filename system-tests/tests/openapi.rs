@@ -16,11 +16,7 @@ async fn the_description_holds_under_schemathesis() {
         schemathesis.display()
     );
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         // Generated bodies are many; the limits are not what is tested here.
         max_queued: 100_000,
         per_minute: 100_000,

@@ -14,11 +14,7 @@ fn examples() -> PathBuf {
 
 async fn stack_with_admin() -> (Stack, String, String) {
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         ..StackOptions::default()
     })
     .await;

@@ -29,11 +29,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 /// the user's tokens.
 async fn stack_with_aplusb(options: StackOptions) -> (Stack, String, String) {
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         ..options
     })
     .await;
@@ -158,11 +154,7 @@ async fn upload_submit_and_get_a_verdict() {
         return;
     }
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         body_limit: 256 * 1024,
         // One at a time: the second submission is accepted only if judging the first freed its slot.
         max_queued: 1,

@@ -15,11 +15,7 @@ fn examples() -> std::path::PathBuf {
 /// user's token.
 async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, String) {
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         ..StackOptions::default()
     })
     .await;

@@ -20,11 +20,7 @@ fn example(path: &str) -> String {
 /// A stack with a judge, an admin, a user `solver` and the A+B example; the user's token.
 async fn stack_with_aplusb(options: StackOptions) -> (Stack, JudgeProcess, String) {
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         ..options
     })
     .await;

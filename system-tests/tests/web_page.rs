@@ -22,11 +22,7 @@ async fn a_learner_registers_reads_submits_and_comments_in_the_browser() {
         "Chromium ({chromium}) or playwright-core is missing: run scripts/setup.sh --test (make test does)"
     );
     let stack = Stack::start(StackOptions {
-        admin: Some(auth_worker::config::AdminAccount {
-            username: "admin".into(),
-            password: "admin password".into(),
-            email: "admin@example.org".into(),
-        }),
+        admin: Some(system_tests::stack::admin_account()),
         ..StackOptions::default()
     })
     .await;
