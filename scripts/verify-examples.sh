@@ -7,13 +7,15 @@
 # with SIGTRAP under its address-space limit), Go (it wants gccgo; Debian's Go is gc), Scala (it
 # runs the class named after the file; Scala 2's `object Main` is not), `.pl` (Prolog to it, Perl
 # to this judge), TypeScript (no runner), and `time_limit_exceeded/sleep.py` (a program that
-# sleeps uses no CPU, and its runner then waits without a wall-clock bound).
+# sleeps uses no CPU, and its runner then waits without a wall-clock bound). Python 3 runs on
+# CPython, not on the PyPy problemtools prefers (see scripts/problemtools-config).
 # examples/domjudge/ holds DOMjudge-flavoured packages (statement as problem.pdf at the root,
 # samples only), which verifyproblem refuses by design; this judge accepts them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 VERIFY=.venv/bin/verifyproblem
+export XDG_CONFIG_HOME="$PWD/scripts/problemtools-config"
 if [ ! -x "$VERIFY" ]; then
   echo "verifyproblem missing: run scripts/setup.sh --test" >&2
   exit 1
