@@ -11,9 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::api::JudgeReport;
 use crate::subjects;
 
-/// Work-queue stream of grading jobs on [`subjects::jobs::GRADE`]; message id = submission id (or
-/// `<id>:<attempt>` on re-judge).
+/// Work-queue stream of grading jobs on [`subjects::jobs::GRADE`]; message id = submission id.
 pub const JOBS_STREAM: &str = "JOBS";
+/// Work-queue stream of rejudging jobs on [`subjects::jobs::REJUDGE`]; message id =
+/// `<submission>:<judging>`. Judges pull from it (with the same consumer name and settings as
+/// [`JOBS_STREAM`]) only when no new submission waits, so a rejudge of any size delays a new
+/// submission by at most the job each judge slot holds.
+pub const REJUDGE_STREAM: &str = "REJUDGE";
 /// The one durable pull consumer every judge pulls from.
 pub const JUDGE_CONSUMER: &str = "judge";
 /// Deliveries of one job before it ends as `internal_error`.
@@ -69,12 +73,17 @@ pub fn max_deliveries_subject() -> String {
     subjects::jobs::max_deliveries_advisory(JOBS_STREAM, JUDGE_CONSUMER)
 }
 
+/// The same advisory for a rejudging job.
+pub fn rejudge_max_deliveries_subject() -> String {
+    subjects::jobs::max_deliveries_advisory(REJUDGE_STREAM, JUDGE_CONSUMER)
+}
+
 /// The part of nats-server's `io.nats.jetstream.advisory.v1.max_deliver` advisory we use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaxDeliveriesAdvisory {
     pub stream: String,
     pub consumer: String,
-    /// The job's sequence in [`JOBS_STREAM`].
+    /// The job's sequence in `stream` ([`JOBS_STREAM`] or [`REJUDGE_STREAM`]).
     pub stream_seq: u64,
     pub deliveries: u64,
 }
@@ -92,6 +101,25 @@ pub struct GradingJob {
     /// Run every test instead of stopping at the first failure.
     #[serde(default)]
     pub run_all_tests: bool,
+    /// Which judging of the submission this is: 1 when it is new, one more with each rejudge.
+    /// Updates carry it back, so none from an earlier judging can touch a later one.
+    #[serde(default = "first_judging")]
+    pub judging: u32,
+}
+
+/// The judging of a submission that was never rejudged.
+pub fn first_judging() -> u32 {
+    1
+}
+
+/// The message id a judge gives the verdict of `judging` of a submission: the same for every
+/// delivery of that job, so JetStream stores it once.
+pub fn verdict_message_id(submission_id: &str, judging: u32) -> String {
+    if judging <= 1 {
+        format!("{submission_id}:judged")
+    } else {
+        format!("{submission_id}:judged:{judging}")
+    }
 }
 
 /// Where a job stands, as the judge reports it.
@@ -109,6 +137,9 @@ pub struct GradingUpdate {
     pub submission_id: String,
     /// Which delivery of the job produced it (1 for the first).
     pub attempt: u64,
+    /// The job's [`GradingJob::judging`].
+    #[serde(default = "first_judging")]
+    pub judging: u32,
     #[serde(flatten)]
     pub status: GradingStatus,
 }
@@ -164,6 +195,27 @@ pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result
         },
     )
     .await?;
+    let rejudge = ensure_stream(
+        js,
+        stream::Config {
+            name: REJUDGE_STREAM.to_owned(),
+            subjects: vec![subjects::jobs::REJUDGE.to_owned()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            num_replicas: replicas,
+            ..Default::default()
+        },
+    )
+    .await?;
+    ensure_consumer(
+        &rejudge,
+        consumer::pull::Config {
+            max_deliver: MAX_DELIVER,
+            ..durable(JUDGE_CONSUMER, subjects::jobs::REJUDGE, p.job_ack_wait, replicas)
+        },
+    )
+    .await?;
     let results = ensure_stream(
         js,
         stream::Config {
@@ -185,7 +237,7 @@ pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result
         js,
         stream::Config {
             name: DEAD_JOBS_STREAM.to_owned(),
-            subjects: vec![max_deliveries_subject()],
+            subjects: vec![max_deliveries_subject(), rejudge_max_deliveries_subject()],
             retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
             num_replicas: replicas,
@@ -195,7 +247,8 @@ pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result
     .await?;
     ensure_consumer(
         &dead,
-        durable(DEAD_JOBS_CONSUMER, &max_deliveries_subject(), ACK_WAIT, replicas),
+        // Unfiltered: it takes every advisory the stream keeps (grading and rejudging jobs).
+        durable(DEAD_JOBS_CONSUMER, "", ACK_WAIT, replicas),
     )
     .await?;
     // The counters' bucket is created as the stream async-nats' `create_key_value` would make,
@@ -245,13 +298,22 @@ pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result
     Ok(())
 }
 
-/// The stream named in `config`, created if missing, with `config.num_replicas` replicas.
+/// The stream named in `config`, created if missing, with `config.num_replicas` replicas and
+/// `config.subjects` (a stream made by an earlier release gains the subjects added since).
 async fn ensure_stream(
     js: &jetstream::Context,
     config: stream::Config,
 ) -> Result<stream::Stream, async_nats::Error> {
-    let replicas = config.num_replicas;
+    let (replicas, subjects) = (config.num_replicas, config.subjects.clone());
     let mut stream = js.get_or_create_stream(config).await?;
+    let info = stream.info().await?;
+    if info.config.subjects != subjects {
+        js.update_stream(stream::Config {
+            subjects,
+            ..info.config.clone()
+        })
+        .await?;
+    }
     set_stream_replicas(js, &mut stream, replicas).await?;
     Ok(stream)
 }
@@ -274,14 +336,30 @@ async fn set_stream_replicas(
 }
 
 /// The durable consumer of `config`, created if missing; an existing one only gets the replica
-/// count of `config` (0 in its info means "as many as the stream").
+/// count (0 in its info means "as many as the stream") and the filter of `config`. A filter
+/// nats-server will not change in place (2.9) is changed by deleting and creating the consumer:
+/// on a work-queue stream the messages stay, and the new consumer delivers them from the start.
 async fn ensure_consumer(
     stream: &stream::Stream,
     config: consumer::pull::Config,
 ) -> Result<(), async_nats::Error> {
     let name = config.durable_name.clone().unwrap_or_default();
     let replicas = config.num_replicas;
-    let consumer: consumer::PullConsumer = stream.get_or_create_consumer(&name, config).await?;
+    let filter = config.filter_subject.clone();
+    let mut consumer: consumer::PullConsumer = stream.get_or_create_consumer(&name, config.clone()).await?;
+    if consumer.cached_info().config.filter_subject != filter {
+        let refiltered = consumer::Config {
+            filter_subject: filter,
+            ..consumer.cached_info().config.clone()
+        };
+        consumer = match stream.update_consumer(refiltered).await {
+            Ok(_) => stream.get_consumer(&name).await?,
+            Err(_) => {
+                stream.delete_consumer(&name).await?;
+                stream.get_or_create_consumer(&name, config).await?
+            }
+        };
+    }
     let info = consumer.cached_info().clone();
     let current = info.config.num_replicas;
     if current != replicas && !(current == 0 && replicas == 1) {

@@ -29,6 +29,8 @@ pub mod submission {
     pub const COMMENTS_DELETE: &str = "submission.comments.delete";
     pub const RUNS_CREATE: &str = "submission.runs.create";
     pub const RUNS_GET: &str = "submission.runs.get";
+    pub const REJUDGES_CREATE: &str = "submission.rejudges.create";
+    pub const REJUDGES_GET: &str = "submission.rejudges.get";
 }
 
 /// The Judge0-compatible layer, served by the submission service (`/judge0/…` at the edge): it
@@ -57,6 +59,7 @@ pub const READS: &[&str] = &[
     submission::SUBMISSIONS_LIST,
     submission::COMMENTS_LIST,
     submission::RUNS_GET,
+    submission::REJUDGES_GET,
     judge0::SUBMISSIONS_GET,
     judge0::BATCH_GET,
     judge0::LANGUAGES,
@@ -82,6 +85,9 @@ pub mod jobs {
     /// Runs without grading, one message per run (the `RUNS` work queue, pulled ahead of grading
     /// jobs).
     pub const RUN: &str = "jobs.run";
+    /// Judging again of submissions already judged, one message per submission and judging (the
+    /// `REJUDGE` work queue, pulled only when no new submission waits).
+    pub const REJUDGE: &str = "jobs.rejudge";
 
     /// The subject on which a key-value bucket's entry `key` changes: a core subscription to it
     /// sees every new value (how the edge follows a run).

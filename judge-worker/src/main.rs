@@ -41,6 +41,10 @@ struct Cli {
     /// Submissions `serve` judges at once (sandbox slots); default and maximum: one per CPU.
     #[arg(long, global = true, env = "JUDGE_SLOTS")]
     slots: Option<usize>,
+    /// `serve`: seconds one slot stays kept free for runs without grading after the last run came,
+    /// so a learner's run never waits behind a grading job; 0: grading always takes every slot.
+    #[arg(long, global = true, env = "JUDGE_RUN_RESERVE_SECS", default_value_t = 60)]
+    run_reserve_secs: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,7 +121,14 @@ fn main() -> ExitCode {
             let cache = std::env::var_os("JUDGE_CACHE_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("judge-packages"));
-            match runtime.block_on(judge_worker::serve::serve(JudgeConfig { slots, ..config }, cache)) {
+            let options = judge_worker::serve::ServeOptions {
+                cache_dir: cache,
+                run_reserve: Duration::from_secs(cli.run_reserve_secs),
+            };
+            match runtime.block_on(judge_worker::serve::serve(
+                JudgeConfig { slots, ..config },
+                options,
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fatal(&e),
             }

@@ -11,7 +11,7 @@
 //!
 //! Runs without grading come on their own stream and go first: a learner waits for them at the
 //! keyboard. A separate loop pulls them and takes the next free sandbox slot ahead of any grading
-//! job waiting for one ([`SlotGate`]); their progress and report are written into the run's entry
+//! job waiting for one, and while runs come one slot is kept free for them ([`SlotGate`]); their progress and report are written into the run's entry
 //! of the `runs` key-value bucket, which the edge follows.
 //!
 //! Test data comes from the `problems` object store by digest and is cached on disk and in
@@ -201,22 +201,36 @@ impl Drop for Claim<'_> {
 /// The judge's sandbox slots as async permits, handed to runs without grading before grading
 /// jobs: a grading job that gets a permit while a run waits for one gives it up and queues again
 /// (the semaphore is fair, so the run, queued earlier, takes it).
+///
+/// Going first is not enough for a learner at the keyboard: with every slot busy grading, a run
+/// would still wait for a whole job to end (about a second for a C++ compile). So while runs
+/// come (one within the last [`SlotGate::reserve`]), a judge with two slots or more grades on all
+/// but one of them and keeps that one free for runs; when no run has come for that long, grading
+/// takes every slot again.
 struct SlotGate {
     slots: Arc<Semaphore>,
+    size: usize,
     runs_waiting: std::sync::atomic::AtomicUsize,
+    /// How long one slot stays kept for runs after the last one came; zero: never kept.
+    reserve: Duration,
+    last_run: Mutex<Option<std::time::Instant>>,
 }
 
 impl SlotGate {
-    fn new(slots: usize) -> SlotGate {
+    fn new(slots: usize, reserve: Duration) -> SlotGate {
         SlotGate {
             slots: Arc::new(Semaphore::new(slots)),
+            size: slots,
             runs_waiting: Default::default(),
+            reserve,
+            last_run: Mutex::new(None),
         }
     }
 
     /// A slot for a run.
     async fn for_run(&self) -> OwnedSemaphorePermit {
         use std::sync::atomic::Ordering;
+        *self.last_run.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
         self.runs_waiting.fetch_add(1, Ordering::SeqCst);
         let permit = self
             .slots
@@ -243,6 +257,23 @@ impl SlotGate {
             }
             drop(permit);
             tokio::task::yield_now().await;
+        }
+    }
+
+    /// When grading loop `index` (of one per slot) may pull its next job: the last loop waits
+    /// while a slot is kept for runs, so that at most all but one slot grade then.
+    async fn grading_turn(&self, index: usize) {
+        if self.size < 2 || index + 1 < self.size || self.reserve.is_zero() {
+            return;
+        }
+        loop {
+            let last = *self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+            match last.map(|at| at + self.reserve) {
+                Some(until) if until > std::time::Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await
+                }
+                _ => return,
+            }
         }
     }
 }
@@ -280,7 +311,8 @@ impl Worker {
     }
 
     /// Publishes one update once (progress: best effort, a lost one is superseded). A verdict
-    /// carries the message id `<submission>:judged`, the same for every delivery of the job: a
+    /// carries the message id `<submission>:judged` (`:judged:<judging>` for a rejudge's), the
+    /// same for every delivery of the job: a
     /// publish retried after its ack was lost in an election, and a second judge's verdict for a
     /// job redelivered while the first still graded it (its progress acks lost in a JOBS
     /// election), are both stored once within the stream's duplicate window.
@@ -288,7 +320,7 @@ impl Worker {
         let body = serde_json::to_vec(update).expect("updates serialise");
         let mut headers = async_nats::HeaderMap::new();
         if matches!(update.status, GradingStatus::Judged { .. }) {
-            let id = format!("{}:judged", update.submission_id);
+            let id = jobs::verdict_message_id(&update.submission_id, update.judging);
             headers.insert(subjects::headers::MESSAGE_ID, id.as_str());
         }
         self.js
@@ -310,9 +342,10 @@ impl Worker {
         common::retry::retry("publishing a verdict", || self.publish(update)).await
     }
 
-    /// Whether the last update stored for the submission is its verdict. Retried through an
-    /// election: answering "no" while RESULTS has no leader would grade a judged job again.
-    async fn already_judged(&self, submission_id: &str) -> bool {
+    /// Whether the last update stored for the submission is the verdict of `judging` (or of a
+    /// later one). Retried through an election: answering "no" while RESULTS has no leader would
+    /// grade a judged job again.
+    async fn already_judged(&self, submission_id: &str, judging: u32) -> bool {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
         let subject = subjects::jobs::results(submission_id);
         let last = common::retry::retry("reading the last result", || async {
@@ -330,7 +363,7 @@ impl Worker {
         .await;
         match last {
             Ok(Some(m)) => serde_json::from_slice::<GradingUpdate>(&m.payload)
-                .is_ok_and(|u| matches!(u.status, GradingStatus::Judged { .. })),
+                .is_ok_and(|u| matches!(u.status, GradingStatus::Judged { .. }) && u.judging >= judging),
             Ok(None) | Err(_) => false,
         }
     }
@@ -401,7 +434,12 @@ impl Worker {
                             Progress::Compiling => GradingStatus::Compiling,
                             Progress::Running { test, of } => GradingStatus::Running { test, of },
                         };
-                        let update = GradingUpdate { submission_id: job.submission_id.clone(), attempt, status };
+                        let update = GradingUpdate {
+                            submission_id: job.submission_id.clone(),
+                            attempt,
+                            judging: job.judging,
+                            status,
+                        };
                         if let Err(e) = self.publish(&update).await {
                             tracing::warn!(error = %e, "publishing progress");
                         }
@@ -515,14 +553,18 @@ impl Worker {
                 return;
             }
         };
-        let span = tracing::info_span!("job", submission = %job.submission_id, attempt);
+        let span =
+            tracing::info_span!("job", submission = %job.submission_id, judging = job.judging, attempt);
         self.judge_job(job, attempt, msg).instrument(span).await;
     }
 
     /// Grades one well-formed job (unless it is graded already) and reports the verdict.
     async fn judge_job(&self, job: GradingJob, attempt: u64, msg: jetstream::Message) {
         let _claim = loop {
-            match self.in_flight.claim(&job.submission_id) {
+            match self
+                .in_flight
+                .claim(&format!("{}:{}", job.submission_id, job.judging))
+            {
                 Ok(claim) => break claim,
                 Err(mut other) => {
                     tracing::info!("this judge is grading the submission already; waiting for that delivery");
@@ -535,7 +577,7 @@ impl Worker {
         // broker restart, a judge killed right after publishing). A crashed broker can also forget
         // that it delivered a job and hand it out again as a first delivery, so every delivery is
         // checked, at the cost of one stream read. Then only the ack is owed.
-        if self.already_judged(&job.submission_id).await {
+        if self.already_judged(&job.submission_id, job.judging).await {
             tracing::info!("job was already judged; acking it");
             let _ = msg.double_ack().await;
             return;
@@ -556,7 +598,7 @@ impl Worker {
         tracing::info!(verdict = %report.verdict, "judged");
         // Another judge may have finished a redelivery of this job while this one graded it
         // (beyond the duplicate window, for a long job): the first verdict stands.
-        if self.already_judged(&job.submission_id).await {
+        if self.already_judged(&job.submission_id, job.judging).await {
             tracing::info!("another delivery was judged first; acking the job");
             let _ = msg.double_ack().await;
             return;
@@ -564,6 +606,7 @@ impl Worker {
         let update = GradingUpdate {
             submission_id: job.submission_id.clone(),
             attempt,
+            judging: job.judging,
             // Only what a learner may see leaves the judge: nothing of a secret test's data.
             status: GradingStatus::Judged {
                 report: report.shown_to_learner(),
@@ -589,6 +632,7 @@ impl Worker {
 /// consumer and the package store.
 struct Provisioned {
     jobs: PullConsumer,
+    rejudge: PullConsumer,
     runs: PullConsumer,
     store: jetstream::object_store::ObjectStore,
 }
@@ -609,12 +653,25 @@ async fn provisioned(js: &jetstream::Context) -> Provisioned {
                 jobs::RUNS_STREAM,
             )
             .await;
+        let rejudge = js
+            .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                jobs::JUDGE_CONSUMER,
+                jobs::REJUDGE_STREAM,
+            )
+            .await;
         let store = js.get_object_store(jobs::PROBLEMS_BUCKET).await;
-        match (consumer, runs, store) {
-            (Ok(jobs), Ok(runs), Ok(store)) => return Provisioned { jobs, runs, store },
-            (c, r, s) => {
+        match (consumer, rejudge, runs, store) {
+            (Ok(jobs), Ok(rejudge), Ok(runs), Ok(store)) => {
+                return Provisioned {
+                    jobs,
+                    rejudge,
+                    runs,
+                    store,
+                }
+            }
+            (c, j, r, s) => {
                 if !warned {
-                    tracing::warn!(consumer = ?c.err(), runs = ?r.err(), store = ?s.err(), "waiting for the streams to be provisioned");
+                    tracing::warn!(consumer = ?c.err(), rejudge = ?j.err(), runs = ?r.err(), store = ?s.err(), "waiting for the streams to be provisioned");
                     warned = true;
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -623,44 +680,93 @@ async fn provisioned(js: &jetstream::Context) -> Provisioned {
     }
 }
 
+/// The two queues a grading slot takes jobs from: new submissions first, rejudges only when
+/// none waits.
+#[derive(Clone)]
+struct GradingQueues {
+    jobs: PullConsumer,
+    rejudge: PullConsumer,
+}
+
+/// What one pull brought.
+enum Pulled {
+    Job(Box<jetstream::Message>),
+    /// Nothing there (now, or within the wait).
+    Nothing,
+    Failed(String),
+}
+
+/// Asks `consumer` for one message: at once (`wait` `None`: an empty queue answers "nothing"
+/// straight away) or waiting up to `wait` for one to come.
+async fn pull_one(consumer: &PullConsumer, wait: Option<Duration>) -> Pulled {
+    let mut fetch = consumer.fetch().max_messages(1);
+    if let Some(wait) = wait {
+        fetch = fetch.expires(wait);
+    }
+    let mut batch = match fetch.messages().await {
+        Ok(batch) => batch,
+        Err(e) => return Pulled::Failed(e.to_string()),
+    };
+    // A pull that asks for no wait has no expiry, so nothing on our side would end it if no
+    // answer came (a consumer with no leader, during an election, answers nothing): bounded here.
+    let bound = wait.unwrap_or(Duration::ZERO) + Duration::from_secs(1);
+    match tokio::time::timeout(bound, batch.next()).await {
+        Ok(Some(Ok(msg))) => Pulled::Job(Box::new(msg)),
+        Ok(Some(Err(e))) => {
+            tracing::debug!(error = %e, "pull ended");
+            Pulled::Nothing
+        }
+        Ok(None) => Pulled::Nothing,
+        Err(_) => Pulled::Failed("no answer to a pull (no consumer leader?)".to_owned()),
+    }
+}
+
+impl GradingQueues {
+    /// The next job, a new submission's before any rejudge's: a look at each queue, then a wait
+    /// of up to 2 s on the new submissions'. A rejudge therefore delays a new submission by at
+    /// most the job this slot holds.
+    async fn next(&self) -> Pulled {
+        if let Pulled::Job(m) = pull_one(&self.jobs, None).await {
+            return Pulled::Job(m);
+        }
+        if let Pulled::Job(m) = pull_one(&self.rejudge, None).await {
+            return Pulled::Job(m);
+        }
+        pull_one(&self.jobs, Some(Duration::from_secs(2))).await
+    }
+}
+
 /// Pulls and grades jobs on one slot until `stop` turns true, finishing the job it holds. A pull
 /// that fails, or ends at once without a job (no JOBS leader during an election), is followed by
 /// a pause that grows while that goes on, so it never spins.
-async fn pull_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch::Receiver<bool>) {
+async fn pull_loop(
+    worker: Arc<Worker>,
+    queues: GradingQueues,
+    index: usize,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = common::retry::Backoff::default();
     while !*stop.borrow() {
+        tokio::select! {
+            _ = worker.gate.grading_turn(index) => {}
+            _ = stop.changed() => continue,
+        }
         let started = std::time::Instant::now();
-        let batch = consumer
-            .fetch()
-            .max_messages(1)
-            .expires(Duration::from_secs(2))
-            .messages()
-            .await;
-        let mut batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "pulling a job");
-                tokio::select! {
-                    _ = backoff.wait() => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
-            }
-        };
         let next = tokio::select! {
-            m = batch.next() => m,
+            m = queues.next() => m,
             _ = stop.changed() => break,
         };
         match next {
-            Some(Ok(msg)) => {
+            Pulled::Job(msg) => {
+                let msg = *msg;
                 backoff.reset();
                 // A run waiting for a slot goes first; the job is kept alive meanwhile.
                 let _slot = worker.keep_alive(&msg, worker.gate.for_grading()).await;
                 worker.handle(msg).await;
                 continue;
             }
-            Some(Err(e)) => tracing::debug!(error = %e, "pull ended"),
-            None => {}
+            Pulled::Failed(e) => tracing::warn!(error = %e, "pulling a job"),
+            Pulled::Nothing => {}
         }
         // No job: normal after the pull's 2 s expiry; a pull that ended sooner failed.
         if started.elapsed() < Duration::from_secs(1) {
@@ -715,8 +821,19 @@ async fn run_loop(worker: Arc<Worker>, consumer: PullConsumer, mut stop: watch::
     while running.join_next().await.is_some() {}
 }
 
+/// How `serve` runs, beyond the judge's own configuration.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where unpacked problem packages are cached.
+    pub cache_dir: PathBuf,
+    /// How long one slot stays kept free for runs without grading after the last run came
+    /// (see [`SlotGate`]); zero: grading always takes every slot.
+    pub run_reserve: Duration,
+}
+
 /// Runs until SIGTERM or SIGINT.
-pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeError> {
+pub async fn serve(config: JudgeConfig, options: ServeOptions) -> Result<(), ServeError> {
+    let cache_dir = options.cache_dir.clone();
     let settings = NatsSettings::from_env("judge")?;
     let slots = config.slots.max(1);
     if let Some(addr) = common::metrics::addr_from_env()? {
@@ -754,6 +871,7 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
     let (stop_tx, stop_rx) = watch::channel(false);
     let Provisioned {
         jobs: consumer,
+        rejudge,
         runs,
         store,
     } = tokio::select! {
@@ -771,7 +889,7 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
         ack_wait
     };
     let worker = Arc::new(Worker {
-        gate: SlotGate::new(slots),
+        gate: SlotGate::new(slots, options.run_reserve),
         in_flight: InFlight::default(),
         judge,
         ack_wait,
@@ -784,8 +902,12 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
         },
         derived: tokio::sync::Mutex::new(HashMap::new()),
     });
+    let queues = GradingQueues {
+        jobs: consumer,
+        rejudge,
+    };
     let mut loops: Vec<_> = (0..slots)
-        .map(|_| tokio::spawn(pull_loop(worker.clone(), consumer.clone(), stop_rx.clone())))
+        .map(|index| tokio::spawn(pull_loop(worker.clone(), queues.clone(), index, stop_rx.clone())))
         .collect();
     loops.push(tokio::spawn(run_loop(worker.clone(), runs, stop_rx.clone())));
     shutdown.await;
@@ -798,4 +920,50 @@ pub async fn serve(config: JudgeConfig, cache_dir: PathBuf) -> Result<(), ServeE
     common::service::drain(&client).await;
     tracing::info!("judge worker stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    #[tokio::test]
+    async fn every_slot_grades_until_a_run_comes() {
+        let gate = SlotGate::new(2, Duration::from_secs(60));
+        assert!(gate.grading_turn(0).now_or_never().is_some());
+        assert!(gate.grading_turn(1).now_or_never().is_some());
+    }
+
+    #[tokio::test]
+    async fn after_a_run_the_last_slot_waits_and_a_run_finds_a_slot_free() {
+        let gate = SlotGate::new(2, Duration::from_secs(60));
+        drop(gate.for_run().await);
+        assert!(gate.grading_turn(0).now_or_never().is_some());
+        assert!(
+            gate.grading_turn(1).now_or_never().is_none(),
+            "the last grading loop must wait while runs come"
+        );
+        // The one loop still grading holds a slot; the next run takes the other at once.
+        let _grading = gate.for_grading().await;
+        assert!(gate.for_run().now_or_never().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_kept_slot_grades_again_once_runs_stop() {
+        let gate = SlotGate::new(2, Duration::from_millis(100));
+        drop(gate.for_run().await);
+        tokio::time::timeout(Duration::from_secs(10), gate.grading_turn(1))
+            .await
+            .expect("grading takes the last slot again after the reserve");
+    }
+
+    #[tokio::test]
+    async fn a_single_slot_or_no_reserve_is_never_kept() {
+        let one = SlotGate::new(1, Duration::from_secs(60));
+        drop(one.for_run().await);
+        assert!(one.grading_turn(0).now_or_never().is_some());
+        let unreserved = SlotGate::new(2, Duration::ZERO);
+        drop(unreserved.for_run().await);
+        assert!(unreserved.grading_turn(1).now_or_never().is_some());
+    }
 }

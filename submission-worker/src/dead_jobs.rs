@@ -1,7 +1,7 @@
 //! Jobs no judge could finish. A judge that fails a job on its last delivery reports
 //! `internal_error` itself; but a judge that dies on every delivery (killed, out of memory, a crash)
 //! reports nothing, and JetStream then leaves the job in the work queue and only sends a
-//! max-deliveries advisory. Those advisories are kept in the `DEAD_JOBS` stream; this module reads
+//! max-deliveries advisory (of the `JOBS` or the `REJUDGE` stream). Those advisories are kept in the `DEAD_JOBS` stream; this module reads
 //! each one, finds the job by its stream sequence, publishes an `internal_error` verdict for it on
 //! the results stream (so it is stored by the one idempotent applier and reaches live watchers like
 //! any verdict) and deletes the job. Nothing stays `queued` forever.
@@ -49,7 +49,12 @@ pub async fn settle(
     js: &jetstream::Context,
     advisory: &MaxDeliveriesAdvisory,
 ) -> Result<(), async_nats::Error> {
-    let queue = js.get_stream_no_info(jobs::JOBS_STREAM).await?;
+    // Grading and rejudging jobs alike; an advisory about any other stream is not ours.
+    if ![jobs::JOBS_STREAM, jobs::REJUDGE_STREAM].contains(&advisory.stream.as_str()) {
+        tracing::warn!(stream = %advisory.stream, "a max-deliveries advisory of an unknown stream; dropped");
+        return Ok(());
+    }
+    let queue = js.get_stream_no_info(&advisory.stream).await?;
     let message = match queue.get_raw_message(advisory.stream_seq).await {
         Ok(m) => m,
         Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(()),
@@ -65,6 +70,7 @@ pub async fn settle(
             let update = GradingUpdate {
                 submission_id: job.submission_id.clone(),
                 attempt: advisory.deliveries,
+                judging: job.judging,
                 status: GradingStatus::Judged {
                     report: JudgeReport::internal_error(format!(
                         "the job was delivered {} times and no judge finished it \

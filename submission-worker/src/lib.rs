@@ -16,6 +16,7 @@ pub mod languages;
 pub mod limits;
 pub mod paging;
 pub mod problems;
+pub mod rejudges;
 pub mod results;
 pub mod runs;
 pub mod store;
@@ -143,6 +144,11 @@ pub async fn handle(
         j0::ABOUT => Ok(judge0::about()),
         j0::CONFIG_INFO => Ok(judge0::config_info(&svc)),
         subjects::RUNS_GET => runs::get(&svc, &caller, &resource_id(&caller)?).await,
+        subjects::REJUDGES_CREATE => {
+            let problem = resource_id(&caller)?;
+            rejudges::create(svc.clone(), &caller, &problem, &body).await
+        }
+        subjects::REJUDGES_GET => rejudges::get(&svc, &caller, &resource_id(&caller)?).await,
         other => Err(SubmissionError::NoSuchOperation(other.to_owned())),
     }
 }
@@ -235,6 +241,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
                         if let Err(e) = submissions::sweep(&svc).await {
                             tracing::warn!(error = %e, "outbox sweep");
                         }
+                        if let Err(e) = rejudges::resume(&svc).await {
+                            tracing::warn!(error = %e, "resuming stopped rejudges");
+                        }
                     }
                     _ = &mut stopped => return,
                 }
@@ -262,6 +271,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         subjects::COMMENTS_DELETE,
         subjects::RUNS_CREATE,
         subjects::RUNS_GET,
+        subjects::REJUDGES_CREATE,
+        subjects::REJUDGES_GET,
         j0::SUBMISSIONS_CREATE,
         j0::SUBMISSIONS_GET,
         j0::BATCH_CREATE,

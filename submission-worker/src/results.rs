@@ -1,5 +1,6 @@
-//! Applies the judges' updates to submissions, idempotently: a submission's status only moves
-//! forward to `judged`, and once judged nothing changes it, so a redelivered or duplicated result
+//! Applies the judges' updates to submissions, idempotently: within one judging a submission's
+//! status only moves forward to `judged`, and once judged nothing changes it but a rejudge (which
+//! starts the next judging; updates of another judging are ignored), so a redelivered or duplicated result
 //! is harmless. An update that cannot be stored (the database is down) is handed back to
 //! JetStream and retried, so no verdict is lost.
 
@@ -15,7 +16,13 @@ use crate::store::{Store, SubmissionRecord};
 /// Applies one update.
 pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -> mongodb::error::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
-    let filter = doc! {"_id": &update.submission_id, "status": {"$ne": Status::Judged.as_str()}};
+    // Only the judging in progress: an update of an earlier one (redelivered after a rejudge
+    // began) changes nothing.
+    let filter = doc! {
+        "_id": &update.submission_id,
+        "status": {"$ne": Status::Judged.as_str()},
+        "judging": update.judging,
+    };
     let mut set = match &update.status {
         GradingStatus::Compiling => doc! {"status": Status::Compiling.as_str()},
         GradingStatus::Running { test, of } => {
@@ -39,7 +46,10 @@ pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -
                 "verdict" => report.verdict.as_str()
             )
             .increment(1);
-            counters.release(&before.user_id).await;
+            // A rejudged submission took none of its author's slots.
+            if update.judging <= 1 {
+                counters.release(&before.user_id).await;
+            }
         }
     } else {
         store.submissions.update_one(filter, doc! {"$set": set}).await?;

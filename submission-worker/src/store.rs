@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const PROBLEMS: &str = "problems";
 pub const SUBMISSIONS: &str = "submissions";
 pub const COMMENTS: &str = "comments";
+pub const REJUDGES: &str = "rejudges";
 
 /// A problem as stored: the current version's metadata (the package itself is in the `problems`
 /// object store, named by its digest).
@@ -115,6 +116,101 @@ pub struct SubmissionRecord {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_ms: Option<i64>,
+    /// 1, and one more with each rejudge; results of another judging are ignored (migration 6
+    /// gives it to records stored before it existed).
+    #[serde(default = "common::jobs::first_judging")]
+    pub judging: u32,
+    /// The rejudge the current judging belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejudge_id: Option<String>,
+    /// The earlier judgings, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<JudgingRecord>,
+}
+
+/// An earlier judging of a submission, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JudgingRecord {
+    pub judging: u32,
+    pub problem_version: u32,
+    pub verdict: api::Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_kb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// When the verdict was stored (the record's `updated_ms` then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_ms: Option<i64>,
+}
+
+impl JudgingRecord {
+    /// The judging `r` holds now, if it is judged.
+    pub fn of(r: &SubmissionRecord) -> Option<JudgingRecord> {
+        Some(JudgingRecord {
+            judging: r.judging,
+            problem_version: r.problem_version,
+            verdict: r.outcome.verdict?,
+            run_time_ms: r.outcome.run_time_ms,
+            memory_kb: r.outcome.memory_kb,
+            score: r.outcome.score,
+            judged_ms: r.updated_ms,
+        })
+    }
+
+    pub fn view(&self) -> api::Judging {
+        api::Judging {
+            judging: self.judging,
+            problem_version: self.problem_version,
+            verdict: self.verdict,
+            run_time_ms: self.run_time_ms,
+            memory_kb: self.memory_kb,
+            score: self.score,
+            judged_at: self.judged_ms.and_then(DateTime::from_timestamp_millis),
+        }
+    }
+}
+
+/// A rejudge as stored: what it selected, and whether every selected submission has been queued
+/// again (`stage`). How far judging got is read from the submissions (`rejudge_id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RejudgeRecord {
+    /// A UUIDv7.
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub problem_id: String,
+    pub problem_version: u32,
+    pub package_digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdicts: Option<Vec<api::Verdict>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_version: Option<u32>,
+    /// The selected submissions' ids.
+    pub submissions: Vec<String>,
+    pub requested_by: String,
+    #[serde(with = "chrono_datetime_as_bson_datetime")]
+    pub created_at: DateTime<Utc>,
+    /// `queueing` until every selected submission is queued again (or was found no longer
+    /// judged, and left alone), then `queued`. A string, as everything a query compares.
+    pub stage: RejudgeStage,
+    /// When a worker last made progress queueing them: one that stopped (its worker died) is
+    /// taken over by the sweep after a while.
+    pub heartbeat_ms: i64,
+}
+
+/// How far a rejudge's worker got (see [`RejudgeRecord::stage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejudgeStage {
+    Queueing,
+    Queued,
+}
+
+impl From<RejudgeStage> for Bson {
+    fn from(s: RejudgeStage) -> Bson {
+        mongodb::bson::to_bson(&s).expect("a unit enum serialises")
+    }
 }
 
 impl SubmissionRecord {
@@ -131,6 +227,9 @@ impl SubmissionRecord {
             created_at: self.created_at,
             progress: self.progress.filter(|_| self.status == Status::Running),
             outcome: self.outcome.clone(),
+            judging: self.judging,
+            rejudge_id: self.rejudge_id.clone(),
+            history: self.history.iter().map(JudgingRecord::view).collect(),
         }
     }
 
@@ -175,6 +274,7 @@ pub struct Store {
     pub problems: Collection<ProblemRecord>,
     pub submissions: Collection<SubmissionRecord>,
     pub comments: Collection<CommentRecord>,
+    pub rejudges: Collection<RejudgeRecord>,
 }
 
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
@@ -183,6 +283,7 @@ pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store>
         problems: db.collection(PROBLEMS),
         submissions: db.collection(SUBMISSIONS),
         comments: db.collection(COMMENTS),
+        rejudges: db.collection(REJUDGES),
         db,
     })
 }
@@ -286,6 +387,32 @@ pub fn migrations() -> Vec<Migration> {
                         .await?;
                     db.collection::<Document>(COMMENTS)
                         .create_index(index(doc! {"problem_id": 1}, "problem_id"))
+                        .await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
+        Migration {
+            version: 6,
+            name: "submissions carry their judging; rejudges find theirs",
+            apply: |db| {
+                async move {
+                    let submissions = db.collection::<Document>(SUBMISSIONS);
+                    submissions
+                        .update_many(
+                            doc! {"judging": {"$exists": false}},
+                            doc! {"$set": {"judging": 1}},
+                        )
+                        .await?;
+                    submissions
+                        .create_index(index(doc! {"problem_id": 1}, "problem_id"))
+                        .await?;
+                    submissions
+                        .create_index(index(doc! {"rejudge_id": 1}, "rejudge_id"))
+                        .await?;
+                    db.collection::<Document>(REJUDGES)
+                        .create_index(index(doc! {"stage": 1}, "stage"))
                         .await?;
                     Ok(())
                 }

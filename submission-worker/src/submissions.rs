@@ -71,6 +71,9 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         progress: None,
         outcome: Default::default(),
         updated_ms: None,
+        judging: common::jobs::first_judging(),
+        rejudge_id: None,
+        history: Vec::new(),
     };
     // A repeat of an accepted request gets its submission back, whatever the limits say now.
     if caller.idempotency_key.is_some() {
@@ -118,7 +121,8 @@ async fn acquire(svc: &Service, user_id: &str) -> Result<(), SubmissionError> {
         .store
         .submissions
         .clone_with_type::<mongodb::bson::Document>()
-        .find(doc! {"user_id": user_id, "status": {"$in": statuses(&Status::WAITING)}})
+        // A submission being rejudged (judging 2 on) waits too, but takes none of its author's slots.
+        .find(doc! {"user_id": user_id, "status": {"$in": statuses(&Status::WAITING)}, "judging": 1})
         .projection(doc! {"_id": 1})
         .limit(max)
         .await?
@@ -162,8 +166,8 @@ fn repeated(existing: &SubmissionRecord) -> Answer {
     accepted(&existing.id, existing.status)
 }
 
-/// The grading job of a submission record (at creation, and again from the outbox).
-fn job_of(r: &SubmissionRecord) -> GradingJob {
+/// The grading job of a submission record (at creation, at a rejudge, and again from the outbox).
+pub fn job_of(r: &SubmissionRecord) -> GradingJob {
     GradingJob {
         submission_id: r.id.clone(),
         problem_id: r.problem_id.clone(),
@@ -172,6 +176,7 @@ fn job_of(r: &SubmissionRecord) -> GradingJob {
         language: r.language.clone(),
         source: r.source.clone(),
         run_all_tests: false,
+        judging: r.judging,
     }
 }
 
@@ -224,17 +229,22 @@ pub async fn list(svc: &Service, caller: &Caller, query: &[u8]) -> Result<Answer
 }
 
 /// Publishes a job (message id = submission id, so a repeat within the dedup window is
-/// dropped) and, once JetStream has it, marks the submission's outbox entry done. Returns
-/// whether the job is in the stream.
+/// dropped; a rejudge's job goes behind new submissions with the id `<submission>:<judging>`)
+/// and, once JetStream has it, marks the submission's outbox entry done. Returns whether the
+/// job is in the stream.
 pub async fn publish(svc: &Service, job: &GradingJob) -> bool {
+    let (subject, message_id) = if job.judging > 1 {
+        (
+            subjects::jobs::REJUDGE,
+            format!("{}:{}", job.submission_id, job.judging),
+        )
+    } else {
+        (subjects::jobs::GRADE, job.submission_id.clone())
+    };
     let mut h = async_nats::HeaderMap::new();
-    h.insert(subjects::headers::MESSAGE_ID, job.submission_id.as_str());
+    h.insert(subjects::headers::MESSAGE_ID, message_id.as_str());
     let body = serde_json::to_vec(job).expect("jobs serialise");
-    let stored = match svc
-        .js
-        .publish_with_headers(subjects::jobs::GRADE, h, body.into())
-        .await
-    {
+    let stored = match svc.js.publish_with_headers(subject, h, body.into()).await {
         Ok(ack) => ack.await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };

@@ -9,10 +9,13 @@
 //! - runs on the samples (`POST /api/runs?wait=true`, C++ A+B) while graded C++ submissions keep
 //!   arriving at a steady rate, each run's latency beside the judge's own time for that run (its
 //!   `judge_ms`: from a free sandbox slot to the report): the difference is the pipeline's share,
-//!   waiting for a slot behind graded jobs included.
+//!   waiting for a slot behind graded jobs included;
+//! - new submissions' submit-to-verdict latency (C A+B, one at a time) while a rejudge of
+//!   BENCH_REJUDGE judged submissions runs, beside the same without it.
 //!
 //! Knobs: BENCH_SUBMISSIONS (default 40), BENCH_INTAKE (default 400), BENCH_RUNS (default 30),
-//! BENCH_LOAD_MS (default 2000: one graded submission per that many ms during the runs).
+//! BENCH_LOAD_MS (default 2000: one graded submission per that many ms during the runs),
+//! BENCH_REJUDGE (default 1000; 0 skips that part), BENCH_REJUDGE_NEW (default 20).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -168,6 +171,8 @@ async fn run() {
             latencies.push(t.elapsed());
         }
     }
+    // Before the runs: after a run, one slot is kept for runs for a while (JUDGE_RUN_RESERVE_SECS).
+    let rejudge = new_beside_rejudge(&stack, &admin, token, &body).await;
     let runs = runs_under_load(&stack, &root, &tokens).await;
     drop(judge);
     latencies.sort();
@@ -205,6 +210,176 @@ async fn run() {
         if intake_rate >= 900.0 { "met" } else { "NOT MET" }
     );
     runs.print();
+    rejudge.print();
+}
+
+/// Submits `body` and waits for its verdict over SSE; returns the time taken.
+async fn submit_and_wait(stack: &Stack, token: &str, body: &Value) -> Duration {
+    let t = Instant::now();
+    let r = stack
+        .http
+        .post(stack.url("/api/submissions"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = stack
+        .http
+        .get(stack.url(&format!("/api/submissions/{id}/events")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(events.contains("\"accepted\""), "{events}");
+    t.elapsed()
+}
+
+/// What the rejudge part measured.
+struct BesideRejudge {
+    rejudged: usize,
+    /// New submissions' latency, sorted: with no rejudge, and while the rejudge ran.
+    quiet: Vec<Duration>,
+    busy: Vec<Duration>,
+    /// Rejudge jobs judged while the new submissions were measured.
+    judged_meanwhile: u64,
+}
+
+impl BesideRejudge {
+    fn print(&self) {
+        if self.busy.is_empty() {
+            return;
+        }
+        println!(
+            "## New submissions while a rejudge runs (C A+B, one at a time; a rejudge of {} Python \
+             submissions, {} of them judged meanwhile)\n",
+            self.rejudged, self.judged_meanwhile
+        );
+        println!("| | p50 ms | p99 ms |");
+        println!("| --- | ---: | ---: |");
+        println!(
+            "| submit → verdict, no rejudge | {} | {} |",
+            ms(pct(&self.quiet, 0.5)),
+            ms(pct(&self.quiet, 0.99))
+        );
+        println!(
+            "| submit → verdict, during the rejudge | {} | {} |\n",
+            ms(pct(&self.busy, 0.5)),
+            ms(pct(&self.busy, 0.99))
+        );
+    }
+}
+
+/// New submissions one at a time, without and then during a rejudge of BENCH_REJUDGE judged
+/// Python submissions (stored directly as judged: judging them first would take minutes).
+async fn new_beside_rejudge(stack: &Stack, admin: &str, token: &str, body: &Value) -> BesideRejudge {
+    use mongodb::bson::{doc, Document};
+    let size = env_or("BENCH_REJUDGE", 1000);
+    let n = env_or("BENCH_REJUDGE_NEW", 20);
+    let mut measured = BesideRejudge {
+        rejudged: size,
+        quiet: Vec::new(),
+        busy: Vec::new(),
+        judged_meanwhile: 0,
+    };
+    if size == 0 {
+        return measured;
+    }
+    for _ in 0..n {
+        measured.quiet.push(submit_and_wait(stack, token, body).await);
+    }
+    // The rejudge's submissions: copies of a judged record, with a Python source.
+    let db = stack.mongo.database().await;
+    let submissions = db.collection::<Document>(submission_worker::store::SUBMISSIONS);
+    let template = submissions
+        .find_one(doc! {"status": "judged", "verdict": "accepted"})
+        .await
+        .unwrap()
+        .expect("a judged submission");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems/aplusb");
+    let python = std::fs::read_to_string(root.join("submissions/accepted/aplusb.py")).unwrap();
+    let docs: Vec<Document> = (0..size)
+        .map(|_| {
+            let id = uuid::Uuid::now_v7().to_string();
+            let mut d = template.clone();
+            d.insert("_id", &id);
+            d.insert("order", &id);
+            d.insert("idem", &id);
+            d.insert("language", "python3");
+            d.insert("source", &python);
+            d
+        })
+        .collect();
+    submissions.insert_many(docs).await.unwrap();
+    let r = stack
+        .http
+        .post(stack.url("/api/problems/aplusb/rejudge"))
+        .bearer_auth(admin)
+        .json(&json!({"verdicts": ["accepted"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let progress = |stack: &Stack| {
+        let (http, url, admin) = (
+            stack.http.clone(),
+            stack.url(&format!("/api/rejudges/{id}")),
+            admin.to_owned(),
+        );
+        async move {
+            let r: Value = http
+                .get(url)
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r
+        }
+    };
+    // Measured once the rejudge is queued and under way.
+    loop {
+        let p = progress(stack).await;
+        if p["queued"].as_u64() >= Some(size as u64 / 2) && p["judged"].as_u64() >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let before = progress(stack).await["judged"].as_u64().unwrap();
+    for _ in 0..n {
+        measured.busy.push(submit_and_wait(stack, token, body).await);
+    }
+    let after = progress(stack).await;
+    measured.judged_meanwhile = after["judged"].as_u64().unwrap() - before;
+    assert!(
+        after["waiting"].as_u64().unwrap() > 0,
+        "the rejudge ended before the new submissions did: make BENCH_REJUDGE larger"
+    );
+    // The rest of the rejudge is not waited for.
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    js.get_stream(common::jobs::REJUDGE_STREAM)
+        .await
+        .unwrap()
+        .purge()
+        .await
+        .unwrap();
+    measured.quiet.sort();
+    measured.busy.sort();
+    measured
 }
 
 /// What the runs part measured.

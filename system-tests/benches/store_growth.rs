@@ -245,6 +245,7 @@ async fn run() {
             let update = common::jobs::GradingUpdate {
                 submission_id: id.clone(),
                 attempt: 1,
+                judging: 1,
                 status: common::jobs::GradingStatus::Judged {
                     report: common::api::JudgeReport::internal_error("growth bench"),
                 },

@@ -105,6 +105,7 @@ async fn jobs_are_pulled_judged_and_reported() {
         language: "c".to_owned(),
         source: std::fs::read_to_string(examples.join("submissions").join(file)).unwrap(),
         run_all_tests: false,
+        judging: 1,
     };
     let missing = "0".repeat(64);
 
@@ -128,6 +129,7 @@ async fn jobs_are_pulled_judged_and_reported() {
     let stored = common::jobs::GradingUpdate {
         submission_id: "sub-done".into(),
         attempt: 1,
+        judging: 1,
         status: common::jobs::GradingStatus::Judged {
             report: common::JudgeReport {
                 verdict: common::Verdict::Accepted,

@@ -722,3 +722,322 @@ async fn three_hundred_at_once_to_two_judges_and_two_submission_workers() {
         assert_eq!(judged["verdict"], "accepted", "{judged}");
     }
 }
+
+/// Sends an admin request about a rejudge; returns the status and the body.
+async fn rejudge_call(
+    stack: &Stack,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = stack.http.request(method, stack.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Polls a rejudge until `ready` holds of it (90 s at most).
+async fn rejudge_until(stack: &Stack, admin: &str, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, r) = rejudge_call(
+            stack,
+            admin,
+            reqwest::Method::GET,
+            &format!("/api/rejudges/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        if ready(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "the rejudge did not get there: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn get_submission(stack: &Stack, token: &str, id: &str) -> Value {
+    stack
+        .get_auth(&format!("/api/submissions/{id}"), token)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejudge_judges_again_keeps_the_history_and_shows_live() {
+    if !system_tests::judge::sandbox_available("a_rejudge_judges_again_keeps_the_history_and_shows_live") {
+        return;
+    }
+    let (stack, admin, user) = stack_with_aplusb(StackOptions::default()).await;
+    let mut judge = start_judge(&stack, "65400");
+    stack.wait_for_language("python3").await;
+    let right = submit_example(&stack, &user, "accepted/aplusb.py", "python3").await;
+    let wrong = submit_example(&stack, &user, "wrong_answer/minus.py", "python3").await;
+    assert_eq!(wait_judged(&stack, &user, &right).await["verdict"], "accepted");
+    assert_eq!(
+        wait_judged(&stack, &user, &wrong).await["verdict"],
+        "wrong_answer"
+    );
+
+    // Only admins; bad input is named; an unknown problem is 404.
+    let post = reqwest::Method::POST;
+    let (status, p) = rejudge_call(
+        &stack,
+        &user,
+        post.clone(),
+        "/api/problems/aplusb/rejudge",
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 403, "{p}");
+    let (status, p) = rejudge_call(
+        &stack,
+        &admin,
+        post.clone(),
+        "/api/problems/aplusb/rejudge",
+        Some(&json!({"verdicts": ["nope"], "before_version": 0})),
+    )
+    .await;
+    assert_eq!(status, 422, "{p}");
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["verdicts", "before_version"], "{p}");
+    let (status, p) = rejudge_call(
+        &stack,
+        &admin,
+        post.clone(),
+        "/api/problems/nope/rejudge",
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 404, "{p}");
+    let (status, p) = rejudge_call(
+        &stack,
+        &user,
+        reqwest::Method::GET,
+        "/api/rejudges/whatever",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{p}");
+
+    // The wrong answers only: the accepted one is left alone.
+    let (status, started) = rejudge_call(
+        &stack,
+        &admin,
+        post.clone(),
+        "/api/problems/aplusb/rejudge",
+        Some(&json!({"verdicts": ["wrong_answer"]})),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["total"], 1, "{started}");
+    let id = started["id"].as_str().unwrap();
+    let done = rejudge_until(&stack, &admin, id, |r| r["done"] == true).await;
+    assert_eq!(
+        (
+            &done["judged"],
+            &done["changed"],
+            &done["waiting"],
+            &done["queued"]
+        ),
+        (&json!(1), &json!(0), &json!(0), &json!(1)),
+        "{done}"
+    );
+    let w = get_submission(&stack, &user, &wrong).await;
+    assert_eq!(
+        (w["judging"].as_i64(), w["verdict"].as_str()),
+        (Some(2), Some("wrong_answer")),
+        "{w}"
+    );
+    assert_eq!(w["rejudge_id"], id);
+    let history = w["history"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "{w}");
+    assert_eq!(
+        (
+            &history[0]["judging"],
+            &history[0]["verdict"],
+            &history[0]["problem_version"]
+        ),
+        (&json!(1), &json!("wrong_answer"), &json!(1))
+    );
+    assert!(history[0]["judged_at"].is_string(), "{w}");
+    let r = get_submission(&stack, &user, &right).await;
+    assert_eq!(r["judging"], 1, "{r}");
+    assert!(r.get("history").is_none(), "{r}");
+
+    // A new version, and everything judged on an older one again, watched live: with no judge
+    // running, the submissions wait in the rejudge queue while a live stream is opened.
+    judge.kill();
+    let changed = tempfile::tempdir().unwrap();
+    copy_dir(&examples().join("aplusb"), changed.path());
+    std::fs::write(
+        changed.path().join("problem_statement/problem.en.md"),
+        "# A+B\n\nAdd them.\n",
+    )
+    .unwrap();
+    let (status, p) = upload(
+        &stack,
+        &admin,
+        problem_package::pack_zip(changed.path()).unwrap(),
+        "?id=aplusb",
+    )
+    .await;
+    assert_eq!((status, p["version"].as_i64()), (201, Some(2)), "{p}");
+    let (status, started) = rejudge_call(
+        &stack,
+        &admin,
+        post.clone(),
+        "/api/problems/aplusb/rejudge",
+        Some(&json!({"before_version": 2})),
+    )
+    .await;
+    assert_eq!((status, &started["total"]), (202, &json!(2)), "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    rejudge_until(&stack, &admin, &id, |r| r["queued"] == 2).await;
+    let ((status, events), _judge) = tokio::join!(read_events(&stack, &user, &right, None), async {
+        // The stream is open (its first event, `queued`, sent) before a judge takes the job.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        start_judge(&stack, "65400")
+    });
+    assert_eq!(status, 200);
+    assert_eq!(events.first().unwrap()["status"], "queued", "{events:?}");
+    let last = events.last().unwrap();
+    assert_eq!(
+        (&last["status"], &last["verdict"], &last["judging"]),
+        (&json!("judged"), &json!("accepted"), &json!(2)),
+        "{events:?}"
+    );
+    let done = rejudge_until(&stack, &admin, &id, |r| r["done"] == true).await;
+    assert_eq!(
+        (&done["judged"], &done["changed"]),
+        (&json!(2), &json!(0)),
+        "{done}"
+    );
+    let r = get_submission(&stack, &user, &right).await;
+    assert_eq!(
+        (r["problem_version"].as_i64(), r["judging"].as_i64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
+    let w = get_submission(&stack, &user, &wrong).await;
+    let versions: Vec<_> = w["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["judging"].as_i64().unwrap())
+        .collect();
+    assert_eq!((versions, w["judging"].as_i64()), (vec![1, 2], Some(3)), "{w}");
+    // Nothing is left of a rejudge that selects nothing but its answer.
+    let (status, none) = rejudge_call(
+        &stack,
+        &admin,
+        post,
+        "/api/problems/aplusb/rejudge",
+        Some(&json!({"verdicts": ["memory_limit_exceeded"]})),
+    )
+    .await;
+    assert_eq!((status, &none["total"]), (202, &json!(0)), "{none}");
+    let none_id = none["id"].as_str().unwrap();
+    rejudge_until(&stack, &admin, none_id, |r| r["done"] == true).await;
+}
+
+/// The verdicts on the results stream, in the order they were stored, as (stream sequence,
+/// submission, judging), read until `until` has one.
+async fn verdict_order(js: &async_nats::jetstream::Context, until: &str) -> Vec<(u64, String, u32)> {
+    let stream = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut order = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !order.iter().any(|(_, id, _): &(u64, String, u32)| id == until) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = tokio::time::timeout(left, messages.next())
+            .await
+            .expect("the submission is judged in time")
+            .unwrap()
+            .unwrap();
+        let u: common::jobs::GradingUpdate = serde_json::from_slice(&m.payload).unwrap();
+        if matches!(u.status, common::jobs::GradingStatus::Judged { .. }) {
+            order.push((m.info().unwrap().stream_sequence, u.submission_id, u.judging));
+        }
+    }
+    order
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_submissions_go_ahead_of_a_rejudge() {
+    if !system_tests::judge::sandbox_available("new_submissions_go_ahead_of_a_rejudge") {
+        return;
+    }
+    let (stack, admin, user) = stack_with_aplusb(StackOptions::default()).await;
+    // One slot: "at most one job per slot" is then at most one rejudge verdict.
+    let slot = [("JUDGE_SLOTS", "1"), ("JUDGE_RUN_RESERVE_SECS", "0")];
+    let mut judge = JudgeProcess::start_with_env(&stack.nats, Some("65500"), false, &slot);
+    stack.wait_for_language("python3").await;
+    // Python stays offered while no judge runs.
+    let _standin = system_tests::stack::advertise_languages(&stack.nats, &["python3"]).await;
+    let mut ids = Vec::new();
+    for _ in 0..16 {
+        ids.push(submit_example(&stack, &user, "accepted/aplusb.py", "python3").await);
+    }
+    all_judged_exactly(&stack, &user, &ids, "accepted").await;
+
+    // The whole rejudge queued while no judge runs, then one new submission.
+    judge.kill();
+    let (status, started) = rejudge_call(
+        &stack,
+        &admin,
+        reqwest::Method::POST,
+        "/api/problems/aplusb/rejudge",
+        None,
+    )
+    .await;
+    assert_eq!((status, &started["total"]), (202, &json!(16)), "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    rejudge_until(&stack, &admin, &id, |r| r["queued"] == 16).await;
+    let first = submit_example(&stack, &user, "accepted/aplusb.py", "python3").await;
+    let _judge = JudgeProcess::start_with_env(&stack.nats, Some("65500"), false, &slot);
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    let order = verdict_order(&js, &first).await;
+    let rejudged_before = order.iter().filter(|(_, _, judging)| *judging == 2).count();
+    assert_eq!(
+        rejudged_before, 0,
+        "the new submission waited behind the rejudge: {order:?}"
+    );
+
+    // One more while the rejudge runs: at most the one rejudge job in the slot goes first.
+    rejudge_until(&stack, &admin, &id, |r| r["judged"].as_u64().unwrap() >= 2).await;
+    let second = submit_example(&stack, &user, "accepted/aplusb.py", "python3").await;
+    // Its job is in the stream once the 202 came: what was stored after that went after it.
+    let mut results = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
+    let published_after = results.info().await.unwrap().state.last_sequence;
+    let order = verdict_order(&js, &second).await;
+    let ahead: Vec<_> = order
+        .iter()
+        .filter(|(seq, _, judging)| *seq > published_after && *judging == 2)
+        .collect();
+    assert!(
+        ahead.len() <= 1,
+        "rejudge verdicts went ahead of a new submission: {ahead:?}"
+    );
+    let done = rejudge_until(&stack, &admin, &id, |r| r["done"] == true).await;
+    assert_eq!(
+        (&done["judged"], &done["changed"]),
+        (&json!(16), &json!(0)),
+        "{done}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod comment;
 pub mod language;
 pub mod page;
 pub mod problem;
+pub mod rejudge;
 pub mod run;
 pub mod submission;
 pub mod verdict;
@@ -19,9 +20,11 @@ pub use page::{Page, PageQuery};
 pub use problem::{
     ProblemDetail, ProblemLimits, ProblemSummary, Sample, Statement, StatementFormat, StatementQuery,
 };
+pub use rejudge::{NewRejudge, Rejudge, RejudgeAccepted};
 pub use run::{NewRun, Run, RunAccepted, RunCase, RunQuery, RunReport, RunStatus};
 pub use submission::{
-    NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted, SubmissionQuery,
+    Judging, NewSubmission, Outcome, Progress, Status, StatusEvent, Submission, SubmissionAccepted,
+    SubmissionQuery,
 };
 pub use verdict::{
     is_sample, Feedback, FirstDifference, GroupResult, JudgeReport, Output, TestResult, Verdict,

@@ -76,6 +76,34 @@ pub struct Submission {
     /// The verdict and its figures, once judged.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Which judging this is: 1, and one more with each rejudge.
+    #[serde(default = "crate::jobs::first_judging")]
+    pub judging: u32,
+    /// The rejudge this judging belongs to, if any (`GET /api/rejudges/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejudge_id: Option<String>,
+    /// The earlier judgings, oldest first (empty until it is rejudged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Judging>,
+}
+
+/// One earlier judging of a submission, kept when it was judged again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Judging {
+    /// 1 for the first judging.
+    pub judging: u32,
+    /// The problem version it was judged on.
+    pub problem_version: u32,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_kb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// When that verdict was stored, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_at: Option<DateTime<Utc>>,
 }
 
 /// What judging a submission found; every field is absent until it is judged.
@@ -190,6 +218,9 @@ pub struct SubmissionAccepted {
 pub struct StatusEvent {
     pub id: String,
     pub status: Status,
+    /// Which judging the event belongs to (more than 1 during a rejudge).
+    #[serde(default = "crate::jobs::first_judging")]
+    pub judging: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
     /// The verdict and its figures, on the last event.
@@ -210,26 +241,29 @@ impl StatusEvent {
         StatusEvent {
             id: update.submission_id.clone(),
             status,
+            judging: update.judging,
             progress,
             report,
         }
     }
 
-    /// An SSE id that grows with progress, so a client's `Last-Event-ID` says how far it got.
-    pub fn rank(status: Status, progress: Option<Progress>) -> u64 {
-        match status {
+    /// An SSE id that grows with progress, so a client's `Last-Event-ID` says how far it got; a
+    /// later judging (a rejudge) ranks above every step of the one before.
+    pub fn rank(judging: u32, status: Status, progress: Option<Progress>) -> u64 {
+        let step = match status {
             Status::Queued => 0,
             Status::Compiling => 1,
             Status::Running => 1 + u64::from(progress.map_or(0, |p| p.test)),
-            Status::Judged => u64::MAX / 2,
-        }
+            Status::Judged => 1 << 33,
+        };
+        (u64::from(judging.max(1)) - 1) * (1 << 34) + step
     }
 }
 
 impl Submission {
     /// Its SSE id (see [`StatusEvent::rank`]).
     pub fn rank(&self) -> u64 {
-        StatusEvent::rank(self.status, self.progress)
+        StatusEvent::rank(self.judging, self.status, self.progress)
     }
 }
 
@@ -251,6 +285,7 @@ mod tests {
         let update = GradingUpdate {
             submission_id: "s".into(),
             attempt: 1,
+            judging: 1,
             status: GradingStatus::Judged {
                 report: JudgeReport::internal_error("boom"),
             },
@@ -260,8 +295,10 @@ mod tests {
         assert_eq!(event["verdict"], "internal_error");
         assert_eq!(event["error"], "boom");
         assert!(
-            StatusEvent::rank(Status::Judged, None)
-                > StatusEvent::rank(Status::Running, Some(Progress { test: 99, of: 99 }))
+            StatusEvent::rank(1, Status::Judged, None)
+                > StatusEvent::rank(1, Status::Running, Some(Progress { test: 99, of: 99 }))
         );
+        // A rejudge starts again from `queued`, above everything of the judging before.
+        assert!(StatusEvent::rank(2, Status::Queued, None) > StatusEvent::rank(1, Status::Judged, None));
     }
 }

@@ -5,6 +5,7 @@ pub mod comments;
 pub mod health;
 pub mod judge0;
 pub mod problems;
+pub mod rejudges;
 pub mod runs;
 pub mod submissions;
 
@@ -19,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(auth::router())
         .merge(problems::router())
+        .merge(rejudges::router())
         .merge(comments::router())
         .merge(submissions::router())
         .merge(runs::router())
@@ -49,6 +51,8 @@ mod tests {
             ("/api/problems", &["get", "post"]),
             ("/api/problems/{id}", &["get"]),
             ("/api/problems/{id}/comments", &["get", "post"]),
+            ("/api/problems/{id}/rejudge", &["post"]),
+            ("/api/rejudges/{id}", &["get"]),
             ("/api/comments/{id}", &["delete"]),
             ("/api/submissions", &["get", "post"]),
             ("/api/submissions/{id}", &["get"]),

@@ -209,9 +209,14 @@ async fn events(
                 continue;
             };
             let change = StatusEvent::from_update(&update);
+            let rank = StatusEvent::rank(change.judging, change.status, change.progress);
+            // Behind what was streamed (an update of an earlier judging, or one overtaken):
+            // nothing new.
+            if rank < live.rank {
+                continue;
+            }
             live.done = change.status.is_final();
-            let rank = StatusEvent::rank(change.status, change.progress);
-            live.rank = live.rank.max(rank);
+            live.rank = rank;
             return Some((Ok(event(rank, &change)), live));
         }
     });
