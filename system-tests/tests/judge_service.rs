@@ -239,3 +239,60 @@ async fn jobs_are_pulled_judged_and_reported() {
     let status = judge.terminate(Duration::from_secs(15)).await;
     assert!(status.success(), "{status}");
 }
+
+/// Streams and consumers left by an earlier release (before rejudges) are brought up to date by
+/// provisioning: the dead-jobs stream gains the rejudge queue's advisories and its consumer its
+/// new (empty) filter, keeping what it holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_upgrades_what_an_earlier_release_made() {
+    use async_nats::jetstream::{consumer, stream};
+    let nats = NatsServer::start();
+    let js = async_nats::jetstream::new(nats.client("admin").await);
+    let old_subject = common::jobs::max_deliveries_subject();
+    let dead = js
+        .create_stream(stream::Config {
+            name: common::jobs::DEAD_JOBS_STREAM.to_owned(),
+            subjects: vec![old_subject.clone()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    dead.create_consumer(consumer::pull::Config {
+        durable_name: Some(common::jobs::DEAD_JOBS_CONSUMER.to_owned()),
+        filter_subject: old_subject.clone(),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js.publish(old_subject, "kept".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    common::jobs::provision(&js).await.unwrap();
+    let mut dead = js.get_stream(common::jobs::DEAD_JOBS_STREAM).await.unwrap();
+    let info = dead.info().await.unwrap().clone();
+    assert_eq!(
+        info.config.subjects,
+        [
+            common::jobs::max_deliveries_subject(),
+            common::jobs::rejudge_max_deliveries_subject()
+        ]
+    );
+    assert_eq!(info.state.messages, 1, "what the stream held is kept");
+    let mut c: consumer::PullConsumer = dead.get_consumer(common::jobs::DEAD_JOBS_CONSUMER).await.unwrap();
+    let c = c.info().await.unwrap();
+    assert_eq!(c.config.filter_subject, "");
+    assert_eq!(c.num_pending, 1, "the new consumer still delivers it");
+    let mut rejudge: consumer::PullConsumer = js
+        .get_consumer_from_stream(common::jobs::JUDGE_CONSUMER, common::jobs::REJUDGE_STREAM)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejudge.info().await.unwrap().config.max_deliver,
+        common::jobs::MAX_DELIVER
+    );
+}
