@@ -390,6 +390,8 @@ struct RunsUnderLoad {
     judge: Vec<Duration>,
     /// Latency minus the judge's own time, run by run, sorted: the pipeline's share.
     share: Vec<Duration>,
+    /// The same, in the order the runs were made (where the slow ones fall).
+    in_order: Vec<Duration>,
     /// Graded submissions posted during the runs, and the interval between them.
     graded: usize,
     load_every: Duration,
@@ -422,6 +424,8 @@ impl RunsUnderLoad {
         ] {
             println!("| {what} | {} | {} |", ms(pct(v, 0.5)), ms(pct(v, 0.99)));
         }
+        let order: Vec<String> = self.in_order.iter().map(|d| ms(*d)).collect();
+        println!("\nthe share run by run, in order (ms): {}", order.join(", "));
         let own = pct(&self.share, 0.5);
         println!(
             "\nthe pipeline's share of a run at p50: {} ms (target ≤ 20 ms: {})\n",
@@ -444,6 +448,7 @@ async fn runs_under_load(stack: &Stack, root: &std::path::Path, tokens: &[String
         latency: Vec::new(),
         judge: Vec::new(),
         share: Vec::new(),
+        in_order: Vec::new(),
         graded: 0,
         load_every,
         waiting_at_end: 0,
@@ -500,6 +505,7 @@ async fn runs_under_load(stack: &Stack, root: &std::path::Path, tokens: &[String
             measured.latency.push(took);
             measured.judge.push(judge);
             measured.share.push(took.saturating_sub(judge));
+            measured.in_order.push(took.saturating_sub(judge));
         }
     }
     stop.store(true, Ordering::SeqCst);

@@ -37,15 +37,24 @@ pub fn binary() -> &'static Path {
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--quiet", "-p", "judge-worker", "--bin", "judge-worker"])
             .current_dir(crate::workspace_root());
+        // A release build for the benchmarks goes to a target directory of its own: built for
+        // judge-worker alone, its dependencies resolve other features than the benchmarks' build
+        // of the same crates, and in one directory each build undid the other (every `cargo
+        // bench` recompiled ring and all above it, about 6 minutes, then this build did again).
+        let mut target_dir = profile_dir.parent().map(Path::to_path_buf);
         if release {
             cmd.arg("--release");
+            target_dir = target_dir.map(|t| t.join("judge-bin"));
         }
-        if let Some(target_dir) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target_dir);
+        if let Some(dir) = &target_dir {
+            cmd.env("CARGO_TARGET_DIR", dir);
         }
         let status = cmd.status().expect("running cargo to build judge-worker");
         assert!(status.success(), "building judge-worker failed ({status})");
-        let path = profile_dir.join("judge-worker");
+        let path = match &target_dir {
+            Some(dir) if release => dir.join("release").join("judge-worker"),
+            _ => profile_dir.join("judge-worker"),
+        };
         assert!(path.is_file(), "{} missing after the build", path.display());
         path
     })
