@@ -174,48 +174,33 @@ pub async fn provision(js: &jetstream::Context) -> Result<(), async_nats::Error>
 /// Running it again changes nothing else: an existing consumer keeps its ack wait.
 pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result<(), async_nats::Error> {
     let replicas = p.replicas;
-    let jobs = ensure_stream(
-        js,
-        stream::Config {
-            name: JOBS_STREAM.to_owned(),
-            subjects: vec![subjects::jobs::GRADE.to_owned()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(120),
-            num_replicas: replicas,
-            ..Default::default()
-        },
-    )
-    .await?;
-    ensure_consumer(
-        &jobs,
-        consumer::pull::Config {
-            max_deliver: MAX_DELIVER,
-            ..durable(JUDGE_CONSUMER, subjects::jobs::GRADE, p.job_ack_wait, replicas)
-        },
-    )
-    .await?;
-    let rejudge = ensure_stream(
-        js,
-        stream::Config {
-            name: REJUDGE_STREAM.to_owned(),
-            subjects: vec![subjects::jobs::REJUDGE.to_owned()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(120),
-            num_replicas: replicas,
-            ..Default::default()
-        },
-    )
-    .await?;
-    ensure_consumer(
-        &rejudge,
-        consumer::pull::Config {
-            max_deliver: MAX_DELIVER,
-            ..durable(JUDGE_CONSUMER, subjects::jobs::REJUDGE, p.job_ack_wait, replicas)
-        },
-    )
-    .await?;
+    // New submissions' jobs, then rejudges' (pulled only when no new one waits): the same shape.
+    for (name, subject) in [
+        (JOBS_STREAM, subjects::jobs::GRADE),
+        (REJUDGE_STREAM, subjects::jobs::REJUDGE),
+    ] {
+        let queue = ensure_stream(
+            js,
+            stream::Config {
+                name: name.to_owned(),
+                subjects: vec![subject.to_owned()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                num_replicas: replicas,
+                ..Default::default()
+            },
+        )
+        .await?;
+        ensure_consumer(
+            &queue,
+            consumer::pull::Config {
+                max_deliver: MAX_DELIVER,
+                ..durable(JUDGE_CONSUMER, subject, p.job_ack_wait, replicas)
+            },
+        )
+        .await?;
+    }
     let results = ensure_stream(
         js,
         stream::Config {

@@ -141,34 +141,10 @@ async fn run() {
     let token = &tokens[0];
     let mut latencies = Vec::new();
     for i in 0..n + 3 {
-        let t = Instant::now();
-        let r = stack
-            .http
-            .post(stack.url("/api/submissions"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-        let id = r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let events = stack
-            .http
-            .get(stack.url(&format!("/api/submissions/{id}/events")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(events.contains("\"accepted\""), "{events}");
+        let took = submit_and_wait(&stack, token, &body).await;
         // The first few warm the judge (package download, caches).
         if i >= 3 {
-            latencies.push(t.elapsed());
+            latencies.push(took);
         }
     }
     // Before the runs: after a run, one slot is kept for runs for a while (JUDGE_RUN_RESERVE_SECS).
