@@ -34,10 +34,16 @@ wait_port() {
   return 1
 }
 
-# Secrets, made once and kept: NATS passwords and the token signing key pair.
+# Secrets, made once and kept: NATS passwords and the token signing key pair. A password starts
+# with a letter: nats-server parses a `$VAR` it reads from the environment as a config value, so
+# one starting with digits is read as a number ("7K0d…": 7K is 7168, then a parse error) and the
+# server does not start. One made by an earlier release that starts otherwise is made again (only
+# the services started here use them).
 secret() {
   local f="$DATA_DIR/secrets/$1"
-  [ -s "$f" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$f")
+  if [ ! -s "$f" ] || ! grep -qE '^[A-Za-z]' "$f"; then
+    (umask 077; printf 'p%s' "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$f")
+  fi
   cat "$f"
 }
 for u in edge auth submission judge admin; do
