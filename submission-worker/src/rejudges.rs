@@ -193,6 +193,11 @@ async fn requeue(svc: &Service, rejudge: &RejudgeRecord, id: &str) -> Result<(),
     // a pushed document as a string.
     let mut history = current.history.clone();
     history.push(earlier);
+    // The earlier judging's outcome and progress go: the record waits for its new verdict.
+    let mut unset = mongodb::bson::Document::new();
+    for field in api::Outcome::FIELDS.into_iter().chain(["progress"]) {
+        unset.insert(field, "");
+    }
     let moved = svc
         .store
         .submissions
@@ -209,11 +214,7 @@ async fn requeue(svc: &Service, rejudge: &RejudgeRecord, id: &str) -> Result<(),
                     "updated_ms": chrono::Utc::now().timestamp_millis(),
                     "history": to_bson(&history)?,
                 },
-                "$unset": {
-                    "verdict": "", "run_time_ms": "", "memory_kb": "", "tests": "",
-                    "compile_output": "", "error": "", "attempt": "", "score": "",
-                    "max_score": "", "groups": "", "progress": "",
-                },
+                "$unset": unset,
             },
         )
         .await?;
@@ -227,7 +228,7 @@ async fn requeue(svc: &Service, rejudge: &RejudgeRecord, id: &str) -> Result<(),
         package_digest: rejudge.package_digest.clone(),
         ..current
     });
-    // Not published now: the outbox sweep publishes it.
+    // If it cannot be published now, the outbox sweep publishes it.
     crate::submissions::publish(svc, &job).await;
     Ok(())
 }

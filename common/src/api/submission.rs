@@ -138,6 +138,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Every field's name as serialised: what clearing a judged record's outcome removes.
+    pub const FIELDS: [&'static str; 10] = [
+        "verdict",
+        "run_time_ms",
+        "memory_kb",
+        "tests",
+        "compile_output",
+        "error",
+        "attempt",
+        "score",
+        "max_score",
+        "groups",
+    ];
+
     /// The outcome a judge's report makes, from delivery `attempt`.
     pub fn judged(report: &JudgeReport, attempt: u64) -> Outcome {
         Outcome {
@@ -278,6 +292,33 @@ mod tests {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
         assert!(Status::Queued < Status::Running && Status::Running < Status::Judged);
+    }
+
+    #[test]
+    fn the_field_list_names_every_field_of_an_outcome() {
+        let full = Outcome {
+            verdict: Some(Verdict::Accepted),
+            run_time_ms: Some(1),
+            memory_kb: Some(1),
+            tests: Some(Vec::new()),
+            compile_output: Some(String::new()),
+            error: Some(String::new()),
+            attempt: Some(1),
+            score: Some(1.0),
+            max_score: Some(1.0),
+            groups: Some(Vec::new()),
+        };
+        let serialised = serde_json::to_value(full).unwrap();
+        let mut names: Vec<&str> = serialised
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed = Outcome::FIELDS.to_vec();
+        names.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(names, listed);
     }
 
     #[test]
