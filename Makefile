@@ -65,7 +65,7 @@ verify-examples:
 # Left out: those whose NATS traffic is only the ordinary path the rest cover too (the OpenAPI
 # contract under schemathesis, the browser flow, package formats, problem types, feedback, and
 # every language through the stack): about three minutes less.
-CURRENT_NATS_SKIP := binary(openapi) | binary(web_page) | binary(packages) | binary(problem_types) | binary(feedback) | test(every_language_and_verdict_through_the_stack)
+CURRENT_NATS_SKIP := binary(openapi) | binary(web_page) | binary(packages) | binary(verification) | binary(problem_types) | binary(feedback) | test(every_language_and_verdict_through_the_stack)
 test-current-nats:
 	@if [ -x .venv/bin/nats-server ]; then \
 		echo "system tests against $$(.venv/bin/nats-server --version) (all but: $(CURRENT_NATS_SKIP))"; \

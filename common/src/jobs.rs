@@ -122,6 +122,21 @@ pub fn verdict_message_id(submission_id: &str, judging: u32) -> String {
     }
 }
 
+/// What every id of a job that judges a package's own submission starts with: its updates go to
+/// the problem version's verification, not to a submission.
+pub const PACKAGED_JOB_PREFIX: &str = "verify:";
+
+/// The id of the job judging submission `index` of a package (`verify:<problem>:<version>:<index>`):
+/// its results subject, its message id and its key in the store.
+pub fn packaged_job_id(problem_id: &str, version: u32, index: u32) -> String {
+    format!("{PACKAGED_JOB_PREFIX}{problem_id}:{version}:{index}")
+}
+
+/// Whether `id` is a [`packaged_job_id`] rather than a submission's.
+pub fn is_packaged_job(id: &str) -> bool {
+    id.starts_with(PACKAGED_JOB_PREFIX)
+}
+
 /// Where a job stands, as the judge reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

@@ -31,6 +31,12 @@ pub mod submission {
     pub const RUNS_GET: &str = "submission.runs.get";
     pub const REJUDGES_CREATE: &str = "submission.rejudges.create";
     pub const REJUDGES_GET: &str = "submission.rejudges.get";
+    /// A problem's uploaded versions (resource: the problem id).
+    pub const VERSIONS_LIST: &str = "submission.versions.list";
+    /// One version's verification report (resource: `<problem>:<version>`).
+    pub const VERSIONS_GET: &str = "submission.versions.get";
+    /// Puts a version in use (resource: `<problem>:<version>`).
+    pub const VERSIONS_ACTIVATE: &str = "submission.versions.activate";
 }
 
 /// The Judge0-compatible layer, served by the submission service (`/judge0/…` at the edge): it
@@ -60,6 +66,8 @@ pub const READS: &[&str] = &[
     submission::COMMENTS_LIST,
     submission::RUNS_GET,
     submission::REJUDGES_GET,
+    submission::VERSIONS_LIST,
+    submission::VERSIONS_GET,
     judge0::SUBMISSIONS_GET,
     judge0::BATCH_GET,
     judge0::LANGUAGES,

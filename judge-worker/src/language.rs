@@ -79,6 +79,7 @@ pub struct Language {
     version_prefix: String,
     version_line: Option<String>,
     version: std::sync::OnceLock<Result<String, String>>,
+    file_suffix: String,
     source: String,
     compile: Option<Vec<String>>,
     run: Vec<String>,
@@ -228,6 +229,7 @@ fn resolve(spec: &LanguageSpec) -> Result<Language, Unavailable> {
         version_prefix: spec.version_prefix.clone(),
         version_line: spec.version_line.clone(),
         version: std::sync::OnceLock::new(),
+        file_suffix: spec.suffix(),
         source: spec.source.clone(),
         compile,
         run,
@@ -275,6 +277,7 @@ impl Language {
             id: self.id.clone(),
             name: self.name.clone(),
             version,
+            file_suffix: Some(self.file_suffix.clone()).filter(|s| !s.is_empty()),
         })
     }
 

@@ -31,6 +31,9 @@ pub enum SubmissionError {
     TooManyQueued { max: i64 },
     #[error("the idempotency key is being used right now")]
     IdempotencyConflict,
+    /// The problem's version in use failed its own verification; an admin must activate one.
+    #[error("the problem is held back")]
+    ProblemHeld,
     /// The package cannot be judged; every reason.
     #[error("invalid package: {}", .0.join("; "))]
     InvalidPackage(Vec<String>),
@@ -88,6 +91,12 @@ impl ServiceError for SubmissionError {
             E::IdempotencyConflict => {
                 Problem::new(409, "conflict", "The idempotency key is being used right now")
             }
+            E::ProblemHeld => Problem::new(
+                409,
+                "problem_held",
+                "The problem takes no submissions: its package's own submissions disagree with it",
+            )
+            .with_detail("an admin can upload a fixed package or activate a version (POST /api/problems/{id}/versions/{version}/activate)"),
             E::InvalidPackage(reasons) => Problem {
                 detail: Some("the problem package is invalid".to_owned()),
                 errors: reasons

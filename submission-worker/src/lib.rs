@@ -21,6 +21,7 @@ pub mod results;
 pub mod runs;
 pub mod store;
 pub mod submissions;
+pub mod verification;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -149,6 +150,11 @@ pub async fn handle(
             rejudges::create(svc.clone(), &caller, &problem, &body).await
         }
         subjects::REJUDGES_GET => rejudges::get(&svc, &caller, &resource_id(&caller)?).await,
+        subjects::VERSIONS_LIST => verification::list(&svc, &caller, &resource_id(&caller)?).await,
+        subjects::VERSIONS_GET => verification::get(&svc, &caller, &resource_id(&caller)?).await,
+        subjects::VERSIONS_ACTIVATE => {
+            verification::activate_by_admin(&svc, &caller, &resource_id(&caller)?).await
+        }
         other => Err(SubmissionError::NoSuchOperation(other.to_owned())),
     }
 }
@@ -273,6 +279,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         subjects::RUNS_GET,
         subjects::REJUDGES_CREATE,
         subjects::REJUDGES_GET,
+        subjects::VERSIONS_LIST,
+        subjects::VERSIONS_GET,
+        subjects::VERSIONS_ACTIVATE,
         j0::SUBMISSIONS_CREATE,
         j0::SUBMISSIONS_GET,
         j0::BATCH_CREATE,

@@ -15,8 +15,14 @@ enum Command {
     /// Create the JetStream streams, consumers and the package bucket (operator credentials:
     /// NATS_USER=admin).
     Provision,
-    /// Check and store problem packages (directories; each named after its folder).
-    Import { dirs: Vec<std::path::PathBuf> },
+    /// Check and store problem packages (directories; each named after its folder). Each new
+    /// version's own submissions are judged by the running judges (none running: the version is
+    /// stored unverified), unless `--no-verify`.
+    Import {
+        dirs: Vec<std::path::PathBuf>,
+        #[arg(long)]
+        no_verify: bool,
+    },
 }
 
 #[tokio::main]
@@ -53,14 +59,19 @@ async fn main() -> anyhow::Result<()> {
             client.flush().await?;
             println!("streams, consumers and the package bucket are ready");
         }
-        Command::Import { dirs } => {
+        Command::Import { dirs, no_verify } => {
             let settings = submission_worker::Settings::from_env()?;
             let svc = submission_worker::Service::connect(&settings).await?;
             for dir in dirs {
                 let zip = problem_package::pack_zip(&dir)?;
                 let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-                match submission_worker::problems::import(&svc, id, zip.into()).await {
-                    Ok((p, _)) => println!("imported {} (version {})", p.id, p.version),
+                match submission_worker::problems::import(&svc, id, zip.into(), !no_verify).await {
+                    Ok((p, _)) => println!(
+                        "imported {} (version {} in use, newest {})",
+                        p.id,
+                        p.version,
+                        p.latest_version.max(p.version)
+                    ),
                     Err(e) => anyhow::bail!("{}: {e}", dir.display()),
                 }
             }

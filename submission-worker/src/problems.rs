@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::api::{body, StatementFormat, StatementQuery};
+use common::api::{body, StatementFormat, StatementQuery, VerificationStatus};
 use common::jobs::PROBLEMS_BUCKET;
 use common::service::{Answer, Caller};
 use futures::TryStreamExt;
@@ -16,7 +16,8 @@ use problem_package::ProblemPackage;
 use sha2::{Digest, Sha256};
 
 use crate::error::SubmissionError;
-use crate::store::{ProblemRecord, Store};
+use crate::store::{version_key, CheckRecord, ProblemRecord, Store, VersionRecord};
+use crate::verification;
 use crate::Service;
 
 fn valid_id(id: &str) -> bool {
@@ -26,21 +27,38 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// `POST /api/problems` (admin).
+/// `POST /api/problems?id=&verify=` (admin).
 pub async fn create(svc: &Service, caller: &Caller, zip: Bytes) -> Result<Answer, SubmissionError> {
     caller.user().ok_or(SubmissionError::Unauthenticated)?;
     if !caller.is_admin() {
         return Err(SubmissionError::Forbidden("Only admins may upload problems"));
     }
-    let (problem, new_version) = import(svc, caller.resource_id.clone(), zip).await?;
+    let query: std::collections::HashMap<String, String> =
+        crate::query(caller.query.as_deref().unwrap_or_default().as_bytes())?;
+    let verify = match query.get("verify").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(common::api::BodyError::field("verify", "must be true or false").into()),
+    };
+    let (problem, uploaded) = import(svc, caller.resource_id.clone(), zip, verify).await?;
     // The same bytes again change nothing: 200 with the stored version.
-    let status = if new_version { 201 } else { 200 };
-    Ok(Answer::json(status, &problem.detail()))
+    let status = if uploaded.is_some() { 201 } else { 200 };
+    let mut answer = Answer::json(status, &problem.detail());
+    let version = uploaded.unwrap_or(problem.latest_version.max(problem.version));
+    answer.location = Some(format!("/api/problems/{}/versions/{version}", problem.id));
+    Ok(answer)
+}
+
+/// A checked package: what the problem record keeps, and its own submissions.
+struct Checked {
+    package: ProblemPackage,
+    packaged: Vec<verification::Packaged>,
+    warnings: Vec<String>,
 }
 
 /// Unpacks and checks a package (off the async threads: a package can be large).
-async fn check(zip: Bytes) -> Result<ProblemPackage, SubmissionError> {
-    tokio::task::spawn_blocking(move || -> Result<ProblemPackage, Vec<String>> {
+async fn check(zip: Bytes) -> Result<Checked, SubmissionError> {
+    tokio::task::spawn_blocking(move || -> Result<Checked, Vec<String>> {
         let dir = tempfile::tempdir().map_err(|e| vec![format!("temporary directory: {e}")])?;
         let dest = dir.path().join("package");
         std::fs::create_dir(&dest).map_err(|e| vec![e.to_string()])?;
@@ -50,22 +68,34 @@ async fn check(zip: Bytes) -> Result<ProblemPackage, SubmissionError> {
         if root == dest {
             package.short_name.clear();
         }
-        Ok(package)
+        let (packaged, warnings) = verification::packaged(&root);
+        Ok(Checked {
+            package,
+            packaged,
+            warnings,
+        })
     })
     .await
     .map_err(|e| SubmissionError::Internal(format!("checking the package: {e}")))?
     .map_err(SubmissionError::InvalidPackage)
 }
 
-/// Checks a package and stores it as problem `requested_id` (default: the package's folder
-/// name); returns the stored problem and whether this upload made a new version (the same
-/// bytes again do not). Also used by `submission-worker import`.
+/// Checks a package and stores it as the next version of problem `requested_id` (default: the
+/// package's folder name), queueing the verification of its own submissions unless `verify` is
+/// false. Returns the problem as it then stands (the version new submissions use) and the
+/// number of the version this upload made, `None` when the bytes were already a version. Also
+/// used by `submission-worker import`.
 pub async fn import(
     svc: &Service,
     requested_id: Option<String>,
     zip: Bytes,
-) -> Result<(ProblemRecord, bool), SubmissionError> {
-    let parsed = check(zip.clone()).await?;
+    verify: bool,
+) -> Result<(ProblemRecord, Option<u32>), SubmissionError> {
+    let Checked {
+        package: parsed,
+        packaged,
+        warnings,
+    } = check(zip.clone()).await?;
     let id = requested_id
         .or_else(|| (!parsed.short_name.is_empty()).then(|| parsed.short_name.clone()))
         .ok_or_else(|| {
@@ -81,10 +111,17 @@ pub async fn import(
         );
     }
     let digest = hex::encode(Sha256::digest(&zip));
-    // The same bytes again are the same version, not a new one.
-    let existing = svc.store.problems.find_one(doc! {"_id": &id}).await?;
-    if let Some(existing) = existing.filter(|e| e.package_digest == digest) {
-        return Ok((existing, false));
+    // The same bytes again are the same version (in use, or the newest upload), not a new one.
+    if let Some(existing) = svc.store.problems.find_one(doc! {"_id": &id}).await? {
+        if existing.package_digest == digest {
+            return Ok((existing, None));
+        }
+        let latest = version_key(&id, existing.latest_version);
+        if let Some(v) = svc.store.versions.find_one(doc! {"_id": latest}).await? {
+            if v.problem.package_digest == digest {
+                return Ok((existing, None));
+            }
+        }
     }
     let objects = svc
         .js
@@ -95,53 +132,165 @@ pub async fn import(
         .put(digest.as_str(), &mut zip.as_ref())
         .await
         .map_err(|e| SubmissionError::Broker(format!("storing the package: {e}")))?;
-    let stored = store_version(&svc.store, &id, &parsed, &digest).await?;
-    tracing::info!(problem = %id, digest = %digest, version = stored.version, "problem stored");
+    let languages = if verify && !packaged.is_empty() {
+        svc.languages().await
+    } else {
+        Vec::new()
+    };
+    let upload = Upload {
+        id: &id,
+        parsed: &parsed,
+        digest: &digest,
+        packaged: if verify { &packaged } else { &[] },
+        languages: &languages,
+        warnings: &warnings,
+        verify,
+    };
+    let (stored, version, checks) = store_version(&svc.store, upload).await?;
+    tracing::info!(problem = %id, digest = %digest, version, in_use = stored.version, verifying = checks.len(), "problem stored");
+    if !checks.is_empty() {
+        let key = version_key(&id, version);
+        if let Some(v) = svc.store.versions.find_one(doc! {"_id": key}).await? {
+            verification::publish(svc, &v.problem, &checks).await;
+        }
+    }
     svc.problem_refs.forget(&id).await;
-    Ok((stored, true))
+    Ok((stored, Some(version)))
 }
 
-/// Writes `parsed` as the next version of problem `id`. Whole documents only — an insert for the
-/// first version, then a replace conditional on the version it read — so two uploads at once
-/// cannot both become version n+1, and no date is ever written through `$set` (which some
-/// MongoDB-wire servers store as a string).
+/// What [`store_version`] stores.
+struct Upload<'a> {
+    id: &'a str,
+    parsed: &'a ProblemPackage,
+    digest: &'a str,
+    packaged: &'a [verification::Packaged],
+    languages: &'a [common::api::Language],
+    warnings: &'a [String],
+    verify: bool,
+}
+
+/// Writes `parsed` as the next version of problem `id`: its version record and its checks, then
+/// the problem — the new version in use when it needs no verification or is the first, else the
+/// version in use kept and the new one named the newest. Whole documents only where dates are
+/// written, and every problem write conditional on what it read (versions and the newest version
+/// number), so two uploads at once cannot both become version n+1. Returns the problem as it then
+/// stands, the new version's number and the checks to publish.
 async fn store_version(
     store: &Store,
-    id: &str,
-    parsed: &ProblemPackage,
-    digest: &str,
-) -> Result<ProblemRecord, SubmissionError> {
+    up: Upload<'_>,
+) -> Result<(ProblemRecord, u32, Vec<CheckRecord>), SubmissionError> {
+    let id = up.id;
     loop {
         let now = crate::now();
         let previous = store.problems.find_one(doc! {"_id": id}).await?;
+        // A version record left by an upload that stopped half-way keeps its number.
+        let highest_record = store
+            .versions
+            .find(doc! {"problem_id": id})
+            .projection(doc! {"version": 1})
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+            .map(|vs: Vec<VersionRecord>| vs.iter().map(|v| v.version).max().unwrap_or(0))
+            .unwrap_or(0);
+        let highest = previous
+            .as_ref()
+            .map_or(0, |p| p.latest_version.max(p.version))
+            .max(highest_record);
+        let version = highest + 1;
+        let mut warnings = up.warnings.to_vec();
+        let checks = verification::checks(id, version, up.packaged, up.languages, &mut warnings);
+        let verification = if !up.verify {
+            VerificationStatus::Skipped
+        } else if checks.is_empty() {
+            VerificationStatus::Unverified
+        } else {
+            VerificationStatus::Running
+        };
         let record = ProblemRecord {
             id: id.to_owned(),
-            name: parsed.name.clone(),
-            version: previous.as_ref().map_or(1, |p| p.version + 1),
-            package_digest: digest.to_owned(),
-            limits: parsed.limits.clone(),
-            statements: parsed.statements.clone(),
-            samples: parsed.samples.clone(),
-            tests: parsed.tests.len() as u32,
-            format: parsed.format,
-            warnings: parsed.warnings.clone(),
+            name: up.parsed.name.clone(),
+            version,
+            package_digest: up.digest.to_owned(),
+            limits: up.parsed.limits.clone(),
+            statements: up.parsed.statements.clone(),
+            samples: up.parsed.samples.clone(),
+            tests: up.parsed.tests.len() as u32,
+            format: up.parsed.format,
+            warnings: up.parsed.warnings.clone(),
             created_at: previous.as_ref().map_or(now, |p| p.created_at),
             updated_at: now,
+            latest_version: version,
+            latest_verification: Some(verification),
+            held: None,
         };
-        match previous {
+        let in_use_now = verification.activates() || previous.is_none();
+        let now_ms = now.timestamp_millis();
+        let version_record = VersionRecord {
+            id: version_key(id, version),
+            problem_id: id.to_owned(),
+            version,
+            problem: record.clone(),
+            verification,
+            total: checks.len() as u32,
+            warnings: warnings.clone(),
+            uploaded_ms: now_ms,
+            verified_ms: checks.is_empty().then_some(now_ms),
+            activated_ms: in_use_now.then_some(now_ms),
+            activated_by: in_use_now.then(|| "upload".to_owned()),
+        };
+        if !checks.is_empty() {
+            store.checks.insert_many(&checks).await?;
+        }
+        match store.versions.insert_one(&version_record).await {
+            Ok(_) => {}
+            Err(e) if mongo_store::is_duplicate_key(&e) => {
+                // Another upload took this number: try the next.
+                store
+                    .checks
+                    .delete_many(doc! {"version_key": &version_record.id})
+                    .await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let written = match &previous {
             None => match store.problems.insert_one(&record).await {
-                Ok(_) => return Ok(record),
-                Err(e) if mongo_store::is_duplicate_key(&e) => continue, // another upload won
+                Ok(_) => Some(record.clone()),
+                Err(e) if mongo_store::is_duplicate_key(&e) => None,
                 Err(e) => return Err(e.into()),
             },
             Some(p) => {
-                let replaced = store
-                    .problems
-                    .replace_one(doc! {"_id": id, "version": p.version as i64}, &record)
-                    .await?;
-                if replaced.matched_count == 1 {
-                    return Ok(record);
+                let read =
+                    doc! {"_id": id, "version": p.version as i64, "latest_version": p.latest_version as i64};
+                if in_use_now {
+                    let changed = store.problems.replace_one(read, &record).await?;
+                    (changed.matched_count == 1).then(|| record.clone())
+                } else {
+                    let set =
+                        doc! {"latest_version": version as i64, "latest_verification": verification.as_str()};
+                    let changed = store.problems.update_one(read, doc! {"$set": set}).await?;
+                    (changed.matched_count == 1).then(|| ProblemRecord {
+                        latest_version: version,
+                        latest_verification: Some(verification),
+                        ..p.clone()
+                    })
                 }
+            }
+        };
+        match written {
+            Some(problem) => return Ok((problem, version, checks)),
+            None => {
+                // Another upload changed the problem meanwhile: undo and read again.
+                store
+                    .checks
+                    .delete_many(doc! {"version_key": &version_record.id})
+                    .await?;
+                store
+                    .versions
+                    .delete_one(doc! {"_id": &version_record.id})
+                    .await?;
             }
         }
     }
@@ -280,11 +429,21 @@ impl StatementFiles {
 }
 
 /// What a new submission records of its problem: the version and the package it is judged on
-/// (read with a projection of just these two fields).
+/// (read with a projection of just these fields), and whether the problem is held.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct ProblemRef {
     pub version: u32,
     pub package_digest: String,
+    /// See [`ProblemRecord::held`].
+    #[serde(default)]
+    pub held: Option<u32>,
+}
+
+impl ProblemRef {
+    /// New submissions are refused: the version in use failed its verification.
+    pub fn is_held(&self) -> bool {
+        self.held == Some(self.version)
+    }
 }
 
 /// Recently looked-up problems, so a burst of submissions to one problem costs one lookup, not
@@ -315,7 +474,7 @@ impl ProblemRefs {
             .try_get_with(id.to_owned(), async move {
                 problems
                     .find_one(doc! {"_id": id})
-                    .projection(doc! {"version": 1, "package_digest": 1})
+                    .projection(doc! {"version": 1, "package_digest": 1, "held": 1})
                     .await
             })
             .await

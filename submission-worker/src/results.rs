@@ -73,7 +73,12 @@ pub async fn run(
                 return Outcome::Malformed;
             }
         };
-        match apply(store, counters, &update).await {
+        let applied = if jobs::is_packaged_job(&update.submission_id) {
+            crate::verification::apply(store, &update).await.map_err(|e| e.to_string())
+        } else {
+            apply(store, counters, &update).await.map_err(|e| e.to_string())
+        };
+        match applied {
             Ok(()) => Outcome::Done,
             Err(e) => {
                 tracing::warn!(error = %e, submission = %update.submission_id, "storing a result failed; will retry");

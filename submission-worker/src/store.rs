@@ -17,6 +17,8 @@ pub const PROBLEMS: &str = "problems";
 pub const SUBMISSIONS: &str = "submissions";
 pub const COMMENTS: &str = "comments";
 pub const REJUDGES: &str = "rejudges";
+pub const PROBLEM_VERSIONS: &str = "problem_versions";
+pub const PACKAGED_CHECKS: &str = "packaged_checks";
 
 /// A problem as stored: the current version's metadata (the package itself is in the `problems`
 /// object store, named by its digest).
@@ -46,6 +48,17 @@ pub struct ProblemRecord {
     pub created_at: DateTime<Utc>,
     #[serde(with = "chrono_datetime_as_bson_datetime")]
     pub updated_at: DateTime<Utc>,
+    /// The newest uploaded version: `version`, or a newer one still being verified or held back
+    /// (migration 7 gives it to records stored before it existed).
+    #[serde(default)]
+    pub latest_version: u32,
+    /// How the newest upload's verification stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_verification: Option<api::VerificationStatus>,
+    /// Set to `version` when that version, used from its upload because there was no other, then
+    /// failed its verification: new submissions are refused until an admin activates a version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u32>,
 }
 
 impl ProblemRecord {
@@ -64,8 +77,94 @@ impl ProblemRecord {
             statements: self.statements.clone(),
             samples: self.samples.clone(),
             warnings: self.warnings.clone(),
+            latest: self.latest_verification.map(|verification| api::LatestVersion {
+                version: self.latest_version.max(self.version),
+                verification,
+            }),
+            held: self.held == Some(self.version),
             created_at: self.created_at,
             updated_at: self.updated_at,
+        }
+    }
+}
+
+/// One uploaded version of a problem: the problem record it makes when it is the version in use,
+/// and its verification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// `<problem>:<version>` ([`version_key`]).
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub problem_id: String,
+    pub version: u32,
+    pub problem: ProblemRecord,
+    pub verification: api::VerificationStatus,
+    /// Packaged submissions queued for judging.
+    pub total: u32,
+    /// Packaged files not verified, and why.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    pub uploaded_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_by: Option<String>,
+}
+
+/// The key of a problem version, in [`VersionRecord::id`] and [`CheckRecord::version_key`].
+pub fn version_key(problem_id: &str, version: u32) -> String {
+    format!("{problem_id}:{version}")
+}
+
+/// One packaged submission of a version, judged through the pipeline like a submission; its id is
+/// its job's ([`common::jobs::packaged_job_id`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckRecord {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub version_key: String,
+    pub index: u32,
+    pub path: String,
+    pub language: String,
+    pub expected: Vec<api::Verdict>,
+    /// Left out of report reads.
+    #[serde(default)]
+    pub source: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<api::Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_kb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub outbox: Outbox,
+    pub created_ms: i64,
+}
+
+impl CheckRecord {
+    /// Judged, and the verdict is one its place allows.
+    pub fn agrees(&self) -> Option<bool> {
+        self.verdict.map(|v| self.expected.contains(&v))
+    }
+
+    pub fn view(&self) -> api::PackagedCheck {
+        api::PackagedCheck {
+            path: self.path.clone(),
+            language: Some(self.language.clone()),
+            expected: self.expected.clone(),
+            status: Some(self.status),
+            progress: self.progress.filter(|_| self.status == Status::Running),
+            verdict: self.verdict,
+            time_ms: self.time_ms,
+            memory_kb: self.memory_kb,
+            agrees: self.agrees(),
+            note: self.note.clone(),
         }
     }
 }
@@ -275,6 +374,8 @@ pub struct Store {
     pub submissions: Collection<SubmissionRecord>,
     pub comments: Collection<CommentRecord>,
     pub rejudges: Collection<RejudgeRecord>,
+    pub versions: Collection<VersionRecord>,
+    pub checks: Collection<CheckRecord>,
 }
 
 pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store> {
@@ -284,6 +385,8 @@ pub async fn connect(uri: &str, database: &str) -> mongodb::error::Result<Store>
         submissions: db.collection(SUBMISSIONS),
         comments: db.collection(COMMENTS),
         rejudges: db.collection(REJUDGES),
+        versions: db.collection(PROBLEM_VERSIONS),
+        checks: db.collection(PACKAGED_CHECKS),
         db,
     })
 }
@@ -413,6 +516,43 @@ pub fn migrations() -> Vec<Migration> {
                         .await?;
                     db.collection::<Document>(REJUDGES)
                         .create_index(index(doc! {"stage": 1}, "stage"))
+                        .await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
+        Migration {
+            version: 7,
+            name: "problem versions and their verification",
+            apply: |db| {
+                async move {
+                    use futures::TryStreamExt;
+                    // Every problem stored before had only the version in use: it is the newest.
+                    let problems = db.collection::<Document>(PROBLEMS);
+                    let old: Vec<Document> = problems
+                        .find(doc! {"latest_version": {"$exists": false}})
+                        .projection(doc! {"version": 1})
+                        .await?
+                        .try_collect()
+                        .await?;
+                    for d in old {
+                        let (Some(id), Some(version)) = (d.get("_id"), d.get("version")) else {
+                            continue;
+                        };
+                        problems
+                            .update_one(doc! {"_id": id}, doc! {"$set": {"latest_version": version}})
+                            .await?;
+                    }
+                    db.collection::<Document>(PROBLEM_VERSIONS)
+                        .create_index(index(doc! {"problem_id": 1}, "problem_id"))
+                        .await?;
+                    let checks = db.collection::<Document>(PACKAGED_CHECKS);
+                    checks
+                        .create_index(index(doc! {"version_key": 1}, "version_key"))
+                        .await?;
+                    checks
+                        .create_index(index(doc! {"outbox": 1}, "outbox_state"))
                         .await?;
                     Ok(())
                 }

@@ -42,6 +42,9 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     let Some(problem) = problem else {
         return Err(body::BodyError::field("problem_id", "no such problem").into());
     };
+    if problem.is_held() {
+        return Err(SubmissionError::ProblemHeld);
+    }
     if !svc.languages().await.iter().any(|l| l.id == language) {
         return Err(body::BodyError::field("language", "no judge offers this language now").into());
     }
@@ -233,7 +236,18 @@ pub async fn list(svc: &Service, caller: &Caller, query: &[u8]) -> Result<Answer
 /// and, once JetStream has it, marks the submission's outbox entry done. Returns whether the
 /// job is in the stream.
 pub async fn publish(svc: &Service, job: &GradingJob) -> bool {
-    let (subject, message_id) = if job.judging > 1 {
+    if let Err(e) = publish_job(&svc.js, job).await {
+        tracing::warn!(submission = %job.submission_id, error = %e, "job not published yet; the sweep will retry");
+        return false;
+    }
+    svc.committer.published(job.submission_id.clone());
+    true
+}
+
+/// Publishes a job and waits for JetStream to store it: a new submission's on the `JOBS` stream;
+/// a rejudge's, or one verifying a package, on `REJUDGE`, behind new submissions.
+pub async fn publish_job(js: &async_nats::jetstream::Context, job: &GradingJob) -> Result<(), String> {
+    let (subject, message_id) = if job.judging > 1 || common::jobs::is_packaged_job(&job.submission_id) {
         (
             subjects::jobs::REJUDGE,
             format!("{}:{}", job.submission_id, job.judging),
@@ -244,16 +258,10 @@ pub async fn publish(svc: &Service, job: &GradingJob) -> bool {
     let mut h = async_nats::HeaderMap::new();
     h.insert(subjects::headers::MESSAGE_ID, message_id.as_str());
     let body = serde_json::to_vec(job).expect("jobs serialise");
-    let stored = match svc.js.publish_with_headers(subject, h, body.into()).await {
-        Ok(ack) => ack.await.map_err(|e| e.to_string()),
+    match js.publish_with_headers(subject, h, body.into()).await {
+        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = stored {
-        tracing::warn!(submission = %job.submission_id, error = %e, "job not published yet; the sweep will retry");
-        return false;
     }
-    svc.committer.published(job.submission_id.clone());
-    true
 }
 
 /// How old a pending outbox entry must be before the sweep takes it (the request that saved
@@ -281,6 +289,7 @@ pub async fn sweep(svc: &Service) -> Result<usize, mongodb::error::Error> {
             break;
         }
     }
+    published += crate::verification::sweep(svc, before).await?;
     if published > 0 {
         tracing::info!(published, "outbox sweep published jobs");
     }

@@ -386,6 +386,32 @@ impl Stack {
         request.send().await.expect("sending a request")
     }
 
+    /// The verification report of `version` of `problem` once it is settled (no longer `running`),
+    /// read as `token` (an admin) every 200 ms for at most `within`; panics with the last report
+    /// if it does not settle.
+    pub async fn verification(&self, token: &str, problem: &str, version: u64, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let r = self
+                .get_auth(&format!("/api/problems/{problem}/versions/{version}"), token)
+                .await;
+            assert_eq!(
+                r.status(),
+                200,
+                "reading the verification of {problem} v{version}"
+            );
+            let report: Value = r.json().await.expect("a JSON body");
+            if report["verification"] != "running" {
+                return report;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{problem} v{version} still verifying after {within:?}: {report:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Registers a user and checks it worked.
     pub async fn register(&self, username: &str, password: &str) -> Value {
         let body =

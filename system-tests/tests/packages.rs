@@ -90,9 +90,47 @@ async fn a_domjudge_package_with_a_pdf_and_samples_only_is_served_and_judged() {
     }
     let (stack, admin, user) = stack_with_admin().await;
     let _judge = JudgeProcess::start(&stack.nats, Some("65400"), false);
+    stack.wait_for_language("c").await;
+    stack.wait_for_language("python3").await;
     let dir = examples().join("domjudge/hello");
     let (status, p) = upload(&stack, &admin, &dir, "hello").await;
     assert_eq!(status, 201, "{p}");
+    // Its own submissions are judged through the pipeline; the first version is in use meanwhile.
+    assert_eq!(p["version"], 1, "{p}");
+    assert_eq!(
+        p["latest"],
+        json!({"version": 1, "verification": "running"}),
+        "{p}"
+    );
+    let report = stack
+        .verification(&admin, "hello", 1, Duration::from_secs(120))
+        .await;
+    assert_eq!(report["verification"], "passed", "{report:#}");
+    assert_eq!(
+        (report["total"].as_u64(), report["judged"].as_u64()),
+        (Some(3), Some(3)),
+        "{report:#}"
+    );
+    let got: Vec<(&str, &str)> = report["submissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["path"].as_str().unwrap(), c["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("submissions/accepted/hello.c", "accepted"),
+            ("submissions/accepted/hello.py", "accepted"),
+            ("submissions/wrong_answer/goodbye.py", "wrong_answer"),
+        ],
+        "{report:#}"
+    );
+    assert!(report["submissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["agrees"] == true && c["time_ms"].is_u64()));
     assert_eq!(
         p["name"], "Hello World",
         "the name comes from domjudge-problem.ini"
@@ -138,8 +176,6 @@ async fn a_domjudge_package_with_a_pdf_and_samples_only_is_served_and_judged() {
     assert_eq!(status, 404);
 
     // Judged on the samples, in two languages.
-    stack.wait_for_language("c").await;
-    stack.wait_for_language("python3").await;
     let subs = dir.join("submissions");
     for (file, language, verdict) in [
         ("accepted/hello.c", "c", "accepted"),
@@ -223,11 +259,35 @@ async fn a_package_without_a_time_limit_is_judged_under_the_derived_one() {
     }
     let (stack, admin, user) = stack_with_admin().await;
     let _judge = JudgeProcess::start(&stack.nats, Some("65410"), false);
+    stack.wait_for_language("c").await;
+    stack.wait_for_language("python3").await;
     let dir = examples().join("problems/lcg");
     let (status, p) = upload(&stack, &admin, &dir, "lcg").await;
     assert_eq!(status, 201, "{p}");
-    stack.wait_for_language("c").await;
-    stack.wait_for_language("python3").await;
+    // Verified through the pipeline under the derived limit: the slow accepted one passes, the
+    // hopeless one runs out of time.
+    let report = stack
+        .verification(&admin, "lcg", 1, Duration::from_secs(180))
+        .await;
+    assert_eq!(report["verification"], "passed", "{report:#}");
+    let verdict_of = |path: &str| {
+        report["submissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["path"] == path)
+            .map(|c| c["verdict"].clone())
+    };
+    assert_eq!(
+        verdict_of("submissions/accepted/jump.py"),
+        Some(json!("accepted")),
+        "{report:#}"
+    );
+    assert_eq!(
+        verdict_of("submissions/time_limit_exceeded/naive.py"),
+        Some(json!("time_limit_exceeded")),
+        "{report:#}"
+    );
     let subs = dir.join("submissions");
     for (file, language, verdict) in [
         ("accepted/lcg.c", "c", "accepted"),

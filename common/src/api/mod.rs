@@ -12,6 +12,7 @@ pub mod rejudge;
 pub mod run;
 pub mod submission;
 pub mod verdict;
+pub mod verification;
 
 pub use body::{BodyError, Field, Fields};
 pub use comment::{Comment, NewComment};
@@ -28,4 +29,7 @@ pub use submission::{
 };
 pub use verdict::{
     is_sample, Feedback, FirstDifference, GroupResult, JudgeReport, Output, TestResult, Verdict,
+};
+pub use verification::{
+    LatestVersion, PackagedCheck, ProblemVersion, VerificationReport, VerificationStatus,
 };

@@ -39,6 +39,14 @@ pub struct ProblemDetail {
     /// only, …).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The newest upload and how its verification stands. When its version is not `version`,
+    /// new submissions still use `version` (the newer one is being verified, or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<super::LatestVersion>,
+    /// New submissions are refused: the problem's only version failed its verification, and no
+    /// admin activated it anyway.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
-use common::api::{Language, ProblemDetail, ProblemSummary, StatementQuery};
+use common::api::{
+    Language, ProblemDetail, ProblemSummary, ProblemVersion, StatementQuery, VerificationReport,
+};
 use common::subjects::submission;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -25,6 +27,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create).layer(DefaultBodyLimit::max(PACKAGE_LIMIT)))
         .routes(routes!(one))
         .routes(routes!(statement))
+        .routes(routes!(versions))
+        .routes(routes!(version))
+        .routes(routes!(activate))
 }
 
 /// The list of `GET /api/languages` and `GET /api/problems`.
@@ -99,9 +104,16 @@ async fn statement(
 }
 
 /// Uploads a problem package (admins only): a new problem, or a new version when the package
-/// changed (the same bytes again answer 200 with the version they already are).
+/// changed (the same bytes again answer 200 with the version they already are). The package's
+/// own submissions are judged behind new submissions (`Location` follows the report); a new
+/// version is used once they all get a verdict their place allows (a problem's first version at
+/// once, held back if they then disagree). The answer is the problem as it stands: `version` is
+/// the one in use, `latest` the upload and its verification.
 #[utoipa::path(post, path = "/api/problems", tag = "problems", security(("bearer" = [])),
-    params(("id" = Option<String>, Query, description = "The problem's id (default: the package's folder name)")),
+    params(
+        ("id" = Option<String>, Query, description = "The problem's id (default: the package's folder name)"),
+        ("verify" = Option<bool>, Query, description = "`false`: do not judge the package's own submissions; the version is used at once"),
+    ),
     request_body(content(
         (PackageZip = "application/zip"),
         (PackageZip = "application/octet-stream"),
@@ -119,7 +131,88 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let problem = query.get("id").map(String::as_str);
+    let query = serde_json::to_string(&query).expect("a map of strings serialises");
     s.bridge
-        .call_about(submission::PROBLEMS_CREATE, Some(&user), &id, problem, body)
+        .call_with_query(
+            submission::PROBLEMS_CREATE,
+            Some(&user),
+            &id,
+            problem,
+            &query,
+            body,
+        )
+        .await
+}
+
+/// A problem's uploaded versions, newest first, with their verification (admins).
+#[utoipa::path(get, path = "/api/problems/{id}/versions", tag = "problems", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The problem", example = "aplusb")),
+    responses((status = 200, description = "The versions", body = Items<ProblemVersion>), Errors))]
+async fn versions(
+    State(s): State<AppState>,
+    id: RequestId,
+    user: AuthUser,
+    Path(problem): Path<String>,
+) -> Result<Response, ApiError> {
+    s.bridge
+        .call_about(
+            submission::VERSIONS_LIST,
+            Some(&user),
+            &id,
+            Some(&problem),
+            Bytes::new(),
+        )
+        .await
+}
+
+/// One version's verification report (admins): each of the package's own submissions with the
+/// verdicts its place allows and, as the judges get to it, its status, verdict, time and memory.
+#[utoipa::path(get, path = "/api/problems/{id}/versions/{version}", tag = "problems", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The problem", example = "aplusb"),
+        ("version" = u32, Path, description = "The version", example = 2),
+    ),
+    responses((status = 200, description = "The report", body = VerificationReport), Errors))]
+async fn version(
+    State(s): State<AppState>,
+    id: RequestId,
+    user: AuthUser,
+    Path((problem, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let key = format!("{problem}:{version}");
+    s.bridge
+        .call_about(
+            submission::VERSIONS_GET,
+            Some(&user),
+            &id,
+            Some(&key),
+            Bytes::new(),
+        )
+        .await
+}
+
+/// Puts a version in use for new submissions (admins), whatever its verification says: a version
+/// held back, or an older one (a rollback). Lifts a hold on the problem.
+#[utoipa::path(post, path = "/api/problems/{id}/versions/{version}/activate", tag = "problems", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The problem", example = "aplusb"),
+        ("version" = u32, Path, description = "The version", example = 2),
+    ),
+    responses((status = 200, description = "The problem, now on that version", body = ProblemDetail), Errors))]
+async fn activate(
+    State(s): State<AppState>,
+    id: RequestId,
+    user: AuthUser,
+    Path((problem, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let key = format!("{problem}:{version}");
+    s.bridge
+        .call_about(
+            submission::VERSIONS_ACTIVATE,
+            Some(&user),
+            &id,
+            Some(&key),
+            Bytes::new(),
+        )
         .await
 }
