@@ -98,6 +98,7 @@ bench: setup
 	@scripts/cgroup-vm.sh --bench
 	$(CARGO) bench -p system-tests --bench pipeline
 	$(CARGO) bench -p system-tests --bench store_growth
+	$(CARGO) bench -p system-tests --bench verification
 
 fmt:
 	$(CARGO) fmt --all
