@@ -3,6 +3,7 @@
 //! (judges read it from there), and its metadata and statement to MongoDB. Re-uploading a changed
 //! package makes a new version; the same bytes again change nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -448,36 +449,87 @@ impl ProblemRef {
 
 /// Recently looked-up problems, so a burst of submissions to one problem costs one lookup, not
 /// one each (concurrent misses for one problem share a single read). A re-upload through this
-/// replica is seen at once; through another, within [`ProblemRefs::FRESH`] (a submission made in
-/// that window is judged on the version it records).
-pub struct ProblemRefs(moka::future::Cache<String, Option<ProblemRef>>);
+/// replica is seen at once; through another, normally within [`ProblemRefs::FRESH`] and at worst
+/// within [`ProblemRefs::STALE`] (a submission made in that window is judged on the version it
+/// records).
+///
+/// A problem read longer than `FRESH` ago is still answered from memory while one background read
+/// refreshes it: a request never waits for the store on a problem it has seen within `STALE`. (A
+/// learner's run waited ~500 ms once a second, for the read behind a graded submission's burst of
+/// status writes on a slow store.) moka has no refresh-ahead, hence the entry's own age and flag.
+#[derive(Clone)]
+pub struct ProblemRefs(moka::future::Cache<String, Arc<Looked>>);
+
+/// A looked-up problem and when it was read.
+pub struct Looked {
+    problem: Option<ProblemRef>,
+    read_at: std::time::Instant,
+    refreshing: std::sync::atomic::AtomicBool,
+}
 
 impl Default for ProblemRefs {
     fn default() -> Self {
         ProblemRefs(
             moka::future::Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(Self::FRESH)
+                .time_to_live(Self::STALE)
                 .build(),
         )
     }
 }
 
 impl ProblemRefs {
-    /// How long a looked-up problem is reused.
+    /// How long a looked-up problem is used without reading it again.
     pub const FRESH: Duration = Duration::from_secs(1);
+    /// How long a looked-up problem may be used while it is read again in the background.
+    pub const STALE: Duration = Duration::from_secs(5);
+
+    async fn read(store: &Store, id: &str) -> mongodb::error::Result<Arc<Looked>> {
+        let problem = store
+            .problems
+            .clone_with_type::<ProblemRef>()
+            .find_one(doc! {"_id": id})
+            .projection(doc! {"version": 1, "package_digest": 1, "held": 1})
+            .await?;
+        Ok(Arc::new(Looked {
+            problem,
+            read_at: std::time::Instant::now(),
+            refreshing: Default::default(),
+        }))
+    }
 
     /// The problem `id`, or `None` when there is no such problem.
     pub async fn get(&self, store: &Store, id: &str) -> Result<Option<ProblemRef>, SubmissionError> {
-        let problems = store.problems.clone_with_type::<ProblemRef>();
+        use std::sync::atomic::Ordering;
+        if let Some(looked) = self.0.get(id).await {
+            let age = looked.read_at.elapsed();
+            if age >= Self::FRESH && !looked.refreshing.swap(true, Ordering::SeqCst) {
+                let (cache, store, id, stale) = (self.clone(), store.clone(), id.to_owned(), looked.clone());
+                tokio::spawn(async move {
+                    match Self::read(&store, &id).await {
+                        // Not if the entry was forgotten meanwhile (an upload through this
+                        // replica): what this read saw may be older than that upload.
+                        Ok(fresh) => {
+                            if cache
+                                .0
+                                .get(&id)
+                                .await
+                                .is_some_and(|now| Arc::ptr_eq(&now, &stale))
+                            {
+                                cache.0.insert(id, fresh).await;
+                            }
+                        }
+                        // The next request past `STALE` reads it itself, and sees the error.
+                        Err(e) => tracing::debug!(problem = %id, error = %e, "refreshing a problem"),
+                    }
+                });
+            }
+            return Ok(looked.problem.clone());
+        }
         self.0
-            .try_get_with(id.to_owned(), async move {
-                problems
-                    .find_one(doc! {"_id": id})
-                    .projection(doc! {"version": 1, "package_digest": 1, "held": 1})
-                    .await
-            })
+            .try_get_with(id.to_owned(), Self::read(store, id))
             .await
+            .map(|looked| looked.problem.clone())
             .map_err(|e| SubmissionError::Store((*e).clone()))
     }
 

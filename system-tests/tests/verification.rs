@@ -244,6 +244,36 @@ async fn a_package_is_verified_at_upload_and_held_back_when_its_submissions_disa
     package(dir.path(), "Echo the number, fixed.\n", ECHO, OFF_BY_ONE);
     let (status, _, p) = upload(&stack, &admin, dir.path(), "?id=echo").await;
     assert_eq!((status, p["version"].as_u64()), (201, Some(1)), "{p}");
+    // Watched live: the report as it stands, then each change, ending with the settled one.
+    let r = stack
+        .get_auth("/api/problems/echo/versions/3/events", &admin)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let text = tokio::time::timeout(settle, r.text())
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect();
+    assert!(events.len() >= 2, "{text}");
+    assert_eq!(events[0]["verification"], "running", "{text}");
+    assert_eq!(events.last().unwrap()["verification"], "passed", "{text}");
+    let judged: Vec<u64> = events.iter().map(|e| e["judged"].as_u64().unwrap()).collect();
+    assert!(
+        judged.windows(2).all(|w| w[0] <= w[1]),
+        "judged only grows: {judged:?}"
+    );
+    assert_eq!(
+        stack
+            .get_auth("/api/problems/echo/versions/3/events", &user)
+            .await
+            .status(),
+        403
+    );
     let report = stack.verification(&admin, "echo", 3, settle).await;
     assert_eq!(
         (&report["verification"], &report["activated_by"]),

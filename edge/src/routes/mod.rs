@@ -55,6 +55,7 @@ mod tests {
             ("/api/problems/{id}/versions", &["get"]),
             ("/api/problems/{id}/versions/{version}", &["get"]),
             ("/api/problems/{id}/versions/{version}/activate", &["post"]),
+            ("/api/problems/{id}/versions/{version}/events", &["get"]),
             ("/api/rejudges/{id}", &["get"]),
             ("/api/comments/{id}", &["delete"]),
             ("/api/submissions", &["get", "post"]),

@@ -1,9 +1,13 @@
 //! `/api/problems` and `/api/languages`: forwarded to the submission service.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use common::api::{
     Language, ProblemDetail, ProblemSummary, ProblemVersion, StatementQuery, VerificationReport,
@@ -30,7 +34,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(versions))
         .routes(routes!(version))
         .routes(routes!(activate))
+        .routes(routes!(version_events))
 }
+
+/// How long a live stream of a version's verification may stay open.
+const VERIFICATION_EVENTS_LIMIT: Duration = Duration::from_secs(1800);
+/// How often a followed verification is read again.
+const VERIFICATION_EVERY: Duration = Duration::from_millis(500);
 
 /// The list of `GET /api/languages` and `GET /api/problems`.
 #[derive(utoipa::ToSchema)]
@@ -215,4 +225,88 @@ async fn activate(
             Bytes::new(),
         )
         .await
+}
+
+/// A version's verification as server-sent events (admins): `event: version`, each the whole
+/// report as it stands — at once, then whenever it changes (a packaged submission compiling,
+/// running, judged), ending with the settled report. The report is read every 500 ms: the
+/// packaged submissions' updates reach the report through the results applier, not one subject
+/// the edge could follow.
+#[utoipa::path(get, path = "/api/problems/{id}/versions/{version}/events", tag = "problems", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The problem", example = "aplusb"),
+        ("version" = u32, Path, description = "The version", example = 2),
+    ),
+    responses((status = 200, description = "A stream of reports, the last one settled",
+        content_type = "text/event-stream", body = VerificationReport), Errors))]
+async fn version_events(
+    State(s): State<AppState>,
+    id: RequestId,
+    user: AuthUser,
+    Path((problem, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let key = format!("{problem}:{version}");
+    let read = {
+        let (s, id, user, key) = (s.clone(), id.clone(), user.clone(), key.clone());
+        move || {
+            let (s, id, user, key) = (s.clone(), id.clone(), user.clone(), key.clone());
+            async move {
+                let r = s
+                    .bridge
+                    .call_about(
+                        submission::VERSIONS_GET,
+                        Some(&user),
+                        &id,
+                        Some(&key),
+                        Bytes::new(),
+                    )
+                    .await?;
+                if r.status() != StatusCode::OK {
+                    return Ok::<_, ApiError>(Err(r));
+                }
+                let body = axum::body::to_bytes(r.into_body(), 16 << 20)
+                    .await
+                    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+                Ok(Ok(body))
+            }
+        }
+    };
+    // The first read answers errors (403, 404) as themselves.
+    let first = match read().await? {
+        Ok(body) => body,
+        Err(response) => return Ok(response),
+    };
+    let settled = |body: &Bytes| {
+        serde_json::from_slice::<VerificationReport>(body)
+            .is_ok_and(|r| r.version.verification != common::api::VerificationStatus::Running)
+    };
+    let deadline = tokio::time::Instant::now() + VERIFICATION_EVENTS_LIMIT;
+    let state = (Some(first), Bytes::new(), 0u64);
+    let stream = futures::stream::unfold(state, move |(next, last, n)| {
+        let read = read.clone();
+        async move {
+            let body = match next {
+                Some(body) => body,
+                None if settled(&last) => return None,
+                None => loop {
+                    if tokio::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    tokio::time::sleep(VERIFICATION_EVERY).await;
+                    // Unchanged, or a read that failed (a worker restarting): read again.
+                    if let Ok(Ok(body)) = read().await {
+                        if body != last {
+                            break body;
+                        }
+                    }
+                },
+            };
+            let event = Event::default()
+                .event("version")
+                .id((n + 1).to_string())
+                .data(String::from_utf8_lossy(&body));
+            Some((Ok::<_, Infallible>(event), (None, body, n + 1)))
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
