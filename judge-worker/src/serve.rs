@@ -483,6 +483,9 @@ impl Worker {
     /// Runs `job` on a sandbox slot this worker holds already.
     async fn run_job(&self, job: RunJob, msg: &jetstream::Message) {
         let started = std::time::Instant::now();
+        let queued_ms = (chrono::Utc::now() - job.run.created_at)
+            .num_milliseconds()
+            .max(0) as u64;
         let mut run = job.run.clone();
         let report = self
             .keep_alive(msg, async {
@@ -528,6 +531,7 @@ impl Worker {
             ..Default::default()
         });
         report.judge_ms = Some(started.elapsed().as_millis() as u64);
+        report.queued_ms = Some(queued_ms);
         tracing::info!(verdict = ?report.verdict, "run done");
         run.status = RunStatus::Done;
         run.report = report;

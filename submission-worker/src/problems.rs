@@ -240,21 +240,25 @@ async fn store_version(
             activated_ms: in_use_now.then_some(now_ms),
             activated_by: in_use_now.then(|| "upload".to_owned()),
         };
-        if !checks.is_empty() {
-            store.checks.insert_many(&checks).await?;
-        }
+        // The version record claims the number (its id is unique); then its checks.
         match store.versions.insert_one(&version_record).await {
             Ok(_) => {}
             Err(e) if mongo_store::is_duplicate_key(&e) => {
                 // Another upload took this number: try the next.
-                store
-                    .checks
-                    .delete_many(doc! {"version_key": &version_record.id})
-                    .await?;
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
             Err(e) => return Err(e.into()),
+        }
+        if !checks.is_empty() {
+            if let Err(e) = store.checks.insert_many(&checks).await {
+                let _ = store
+                    .checks
+                    .delete_many(doc! {"version_key": &version_record.id})
+                    .await;
+                let _ = store.versions.delete_one(doc! {"_id": &version_record.id}).await;
+                return Err(e.into());
+            }
         }
         let written = match &previous {
             None => match store.problems.insert_one(&record).await {

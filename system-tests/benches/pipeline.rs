@@ -35,7 +35,11 @@ async fn run() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems/aplusb");
     let source = std::fs::read_to_string(root.join("submissions/accepted/aplusb.c")).unwrap();
 
-    // The judge engine alone, in-process, on the same package and source.
+    // The judge engine alone, in-process, on the same package and source. With fewer slots than
+    // CPUs it keeps this process's threads off its slot's CPU; they get every CPU back after it,
+    // or the in-process stack and the judge process started later (which inherits the mask) would
+    // run on one CPU: until 2026-11-30 the judge here had one slot and the stack one CPU.
+    let all_cpus = sandbox::allowed_cpus();
     let judge = judge_worker::Judge::new(judge_worker::JudgeConfig {
         slots: 1,
         helper: Some(system_tests::judge::binary().to_owned()),
@@ -51,6 +55,7 @@ async fn run() {
         engine.push(t.elapsed());
     }
     drop(judge);
+    sandbox::confine_own_threads(&all_cpus).expect("giving the bench its CPUs back");
     engine.sort();
 
     let stack = Stack::start(StackOptions {
@@ -368,6 +373,9 @@ struct RunsUnderLoad {
     share: Vec<Duration>,
     /// The same, in the order the runs were made (where the slow ones fall).
     in_order: Vec<Duration>,
+    /// Of each, in the same order, the wait from the worker accepting it to a judge starting it
+    /// (`queued_ms`: its queue, and a free slot).
+    queued: Vec<Duration>,
     /// Graded submissions posted during the runs, and the interval between them.
     graded: usize,
     load_every: Duration,
@@ -402,6 +410,11 @@ impl RunsUnderLoad {
         }
         let order: Vec<String> = self.in_order.iter().map(|d| ms(*d)).collect();
         println!("\nthe share run by run, in order (ms): {}", order.join(", "));
+        let queued: Vec<String> = self.queued.iter().map(|d| ms(*d)).collect();
+        println!(
+            "of which queued (accepted → a judge starting it), in order (ms): {}",
+            queued.join(", ")
+        );
         let own = pct(&self.share, 0.5);
         println!(
             "\nthe pipeline's share of a run at p50: {} ms (target ≤ 20 ms: {})\n",
@@ -425,6 +438,7 @@ async fn runs_under_load(stack: &Stack, root: &std::path::Path, tokens: &[String
         judge: Vec::new(),
         share: Vec::new(),
         in_order: Vec::new(),
+        queued: Vec::new(),
         graded: 0,
         load_every,
         waiting_at_end: 0,
@@ -477,7 +491,9 @@ async fn runs_under_load(stack: &Stack, root: &std::path::Path, tokens: &[String
         let took = t.elapsed();
         assert_eq!(answer["verdict"], "accepted", "{answer}");
         let judge = Duration::from_millis(answer["judge_ms"].as_u64().expect("judge_ms"));
+        let queued = Duration::from_millis(answer["queued_ms"].as_u64().expect("queued_ms"));
         if i >= 3 {
+            measured.queued.push(queued);
             measured.latency.push(took);
             measured.judge.push(judge);
             measured.share.push(took.saturating_sub(judge));

@@ -45,12 +45,16 @@ async fn run() {
     stack.wait_for_language("c").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
+    let all_cpus = sandbox::allowed_cpus();
     let engine = judge_worker::Judge::new(judge_worker::JudgeConfig {
         slots: 1,
         helper: Some(system_tests::judge::binary().to_owned()),
         ..Default::default()
     })
     .expect("a judge");
+    // With fewer slots than CPUs the engine keeps this process's threads off its slot's CPU: the
+    // in-process stack gets every CPU back.
+    sandbox::confine_own_threads(&all_cpus).expect("giving the bench its CPUs back");
 
     println!("verification at upload (whole stack, judge with its default slots) vs the engine in-process (one slot)");
     println!(

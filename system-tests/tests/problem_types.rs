@@ -11,8 +11,8 @@ fn examples() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems")
 }
 
-/// A stack with an admin and a user, the judge started and `problems` uploaded; returns the
-/// user's token.
+/// A stack with an admin and a user, the judge started and `problems` uploaded and verified (each
+/// package's own submissions judged through the stack, and agreeing); returns the user's token.
 async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, String) {
     let stack = Stack::start(StackOptions {
         admin: Some(system_tests::stack::admin_account()),
@@ -30,7 +30,7 @@ async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, 
         let zip = problem_package::pack_zip(&examples().join(name)).unwrap();
         let r = stack
             .http
-            .post(stack.url(&format!("/api/problems?id={name}&verify=false")))
+            .post(stack.url(&format!("/api/problems?id={name}")))
             .bearer_auth(&admin)
             .header("content-type", "application/zip")
             .body(zip)
@@ -39,6 +39,13 @@ async fn stack_with(problems: &[&str], uid_base: &str) -> (Stack, JudgeProcess, 
             .unwrap();
         let status = r.status().as_u16();
         assert_eq!(status, 201, "{name}: {}", r.text().await.unwrap());
+    }
+    for name in problems {
+        let report = stack
+            .verification(&admin, name, 1, Duration::from_secs(180))
+            .await;
+        assert_eq!(report["verification"], "passed", "{name}: {report:#}");
+        assert!(report["judged"].as_u64() >= Some(2), "{name}: {report:#}");
     }
     (stack, judge, user)
 }

@@ -111,6 +111,10 @@ pub struct RunReport {
     /// transport.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_ms: Option<u64>,
+    /// How long the run waited from being accepted to a judge starting it (its queue and a free
+    /// sandbox slot), in milliseconds, by the judge's clock against the accepting worker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_ms: Option<u64>,
 }
 
 /// A run as the API shows it, and as it is kept (a few minutes) while it lasts.
