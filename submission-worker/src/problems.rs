@@ -458,9 +458,9 @@ impl ProblemRef {
 /// records).
 ///
 /// A problem read longer than `FRESH` ago is still answered from memory while one background read
-/// refreshes it: a request never waits for the store on a problem it has seen within `STALE`. (A
-/// learner's run waited ~500 ms once a second, for the read behind a graded submission's burst of
-/// status writes on a slow store.) moka has no refresh-ahead, hence the entry's own age and flag.
+/// refreshes it: a request never waits for the store on a problem it has seen within `STALE` (on
+/// a store busy with a graded submission's burst of status writes, such a read can queue). moka
+/// has no refresh-ahead, hence the entry's own age and flag.
 #[derive(Clone)]
 pub struct ProblemRefs(moka::future::Cache<String, Arc<Looked>>);
 
