@@ -31,12 +31,24 @@ pub async fn read(
     limit: Duration,
     linger: Duration,
 ) -> Updates {
-    let stream = js.get_stream(common::jobs::RESULTS_STREAM).await.unwrap();
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig::default())
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
+    // Retried until `limit`: right after a cluster lost a node, JetStream's API may not answer
+    // until a new leader is elected (seen as a timeout on nats-server 2.15).
+    let open_by = Instant::now() + limit;
+    let mut messages = loop {
+        let attempt = async {
+            let stream = js.get_stream(common::jobs::RESULTS_STREAM).await?;
+            let consumer = stream.create_consumer(pull::OrderedConfig::default()).await?;
+            Ok::<_, async_nats::Error>(consumer.messages().await?)
+        };
+        match attempt.await {
+            Ok(messages) => break messages,
+            Err(e) if Instant::now() < open_by => {
+                eprintln!("reading the results stream: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("reading the results stream: {e}"),
+        }
+    };
     let mut seen = Updates::new();
     let record = |seen: &mut Updates, m: jetstream::Message| {
         let update: GradingUpdate = serde_json::from_slice(&m.payload).expect("a well-formed update");

@@ -522,7 +522,9 @@ async fn a_job_that_kills_every_judge_ends_as_internal_error() {
         "the dead job left the queue"
     );
 
-    // The queue is not stuck: the surviving judge grades the next submission.
+    // The queue is not stuck: the surviving judge grades the next submission (once it offers C:
+    // the killed judges' languages may have expired from the catalog before it announced its own).
+    stack.wait_for_language("c").await;
     let id = submit_example(&stack, &user, "accepted/aplusb.c", "c").await;
     let judged = wait_judged(&stack, &user, &id).await;
     assert_eq!(judged["verdict"], "accepted", "{judged}");
