@@ -296,3 +296,110 @@ int main(void) {
     );
     assert_eq!(verdict(&r), "accepted", "{r}");
 }
+
+/// Keeps `cpu` busy from this process until dropped: `n` threads pinned there, spinning.
+struct Hogs {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Hogs {
+    fn on(cpu: usize, n: usize) -> Hogs {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    // SAFETY: a zeroed cpu_set_t is a valid empty set; this thread pins itself.
+                    unsafe {
+                        let mut set: libc::cpu_set_t = std::mem::zeroed();
+                        libc::CPU_SET(cpu, &mut set);
+                        assert_eq!(libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set), 0);
+                    }
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        Hogs { stop, threads }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_program_slowed_by_a_loaded_machine_is_timed_by_its_cpu_not_cut_off_by_the_clock() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let cpu = *sandbox::allowed_cpus().last().expect("at least one CPU");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = package(dir.path(), 2.0, "3\n");
+    // 1.4 s of CPU, then the answer: within the 2 s limit, but with two other threads on its CPU
+    // it gets a half (its own session's share, when the kernel groups tasks by session) or a third
+    // of it, so 2.8 to 4.2 s of wall time: past the 2 s wall clock this judge is given.
+    let worker = r#"#include <stdio.h>
+#include <time.h>
+int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC * 7 / 5) x++;
+  puts("3"); return 0; }"#;
+    let arg = cpu.to_string();
+    let hogs = Hogs::on(cpu, 2);
+    let r = judge(
+        &pkg,
+        "c",
+        "worker.c",
+        worker,
+        &[
+            "--uid-base",
+            "63680",
+            "--cpus",
+            &arg,
+            "--wall-time-overshoot",
+            "0ms",
+        ],
+        &[],
+    );
+    drop(hogs);
+    let test = &r["tests"][0];
+    let wall = test["wall_time_ms"].as_u64().expect("wall time");
+    let time = test["time_ms"].as_u64().expect("time");
+    assert!(
+        wall > 2000,
+        "the program was not slowed ({time} ms of CPU in {wall} ms): this test proves nothing"
+    );
+    assert_eq!(verdict(&r), "accepted", "{r}");
+    assert!(time < 2000, "{r}");
+
+    // The same machine, a program that sleeps: it waits for no CPU and is stopped at the limit.
+    let hogs = Hogs::on(cpu, 2);
+    let sleeper =
+        "#include <stdio.h>\n#include <unistd.h>\nint main(void) { sleep(5); puts(\"3\"); return 0; }";
+    let r = judge(
+        &pkg,
+        "c",
+        "sleep.c",
+        sleeper,
+        &[
+            "--uid-base",
+            "63680",
+            "--cpus",
+            &arg,
+            "--wall-time-overshoot",
+            "0ms",
+        ],
+        &[],
+    );
+    drop(hogs);
+    assert_eq!(verdict(&r), "time_limit_exceeded", "{r}");
+    let wall = r["tests"][0]["wall_time_ms"].as_u64().expect("wall time");
+    assert!((2000..2500).contains(&wall), "the sleeper stopped at {wall} ms");
+}

@@ -432,6 +432,31 @@ impl SlotCgroup {
         }
     }
 
+    /// How long the run's threads have waited, runnable, for a CPU that something else held: the
+    /// kernel's per-thread run delay (`/proc/<tid>/schedstat`, second field) summed over the
+    /// slot's threads, the idle zygote left out. Threads that already ended are not counted, so
+    /// this never overstates a wait that a single thread could have had.
+    ///
+    /// Read by hand: no crate exposes schedstat, and the cgroup's own `cpu.pressure` exists only
+    /// on v2 kernels with PSI on; the per-thread figure is there on both.
+    pub fn cpu_wait(&self) -> io::Result<Duration> {
+        let tasks = match &self.kind {
+            SlotKind::V1 { cpuacct, .. } => cpuacct.join("tasks"),
+            SlotKind::V2 { dir } => dir.join("cgroup.threads"),
+            SlotKind::None => return Ok(Duration::ZERO),
+        };
+        let text = fs::read_to_string(&tasks).map_err(|e| with_path(e, &tasks))?;
+        let waited = text
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .filter(|&tid| Some(tid) != self.zygote)
+            // A thread may end between the listing and this read: it no longer waits.
+            .filter_map(|tid| fs::read_to_string(format!("/proc/{tid}/schedstat")).ok())
+            .filter_map(|stat| stat.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        Ok(Duration::from_nanos(waited))
+    }
+
     /// Reads what the run used. Call after [`kill_all`](Self::kill_all).
     pub fn usage(&self) -> io::Result<CgroupUsage> {
         match &self.kind {

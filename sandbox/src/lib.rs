@@ -46,7 +46,11 @@
 //!   `RLIMIT_CPU` = the limit rounded up to a second, plus one when the cgroup watchdog works
 //!   (`SIGXCPU`, then `SIGKILL` a second later).
 //! - `wall_time`: real time from the fork; at the limit the whole run is killed (`SIGKILL`). This is
-//!   what stops a program that sleeps or blocks.
+//!   what stops a program that sleeps or blocks. With a cgroup, time the run's threads spent
+//!   runnable but waiting for a CPU held by something else (their kernel run delay) is added to
+//!   the limit, up to three times the limit in all: a program slowed by a loaded machine is timed
+//!   by its CPU time, not cut off by the clock, while one that sleeps waits for no CPU and is
+//!   stopped at the limit itself.
 //! - `memory`: bytes of memory charged to the run's cgroup — resident pages, page cache of files
 //!   it writes, kernel memory — of all its processes together, *not* address space (the JVM and
 //!   Node reserve far more than they touch). At the limit the kernel first reclaims cache, then its

@@ -7,7 +7,8 @@ use std::time::Duration;
 /// the limit. DOMjudge's default, `1s|10%`, is ours: a program that sleeps or blocks is stopped
 /// (`time_limit_exceeded`) at most a second or a tenth past its time limit, and a program that
 /// really computes is never stopped by the wall clock before its CPU time runs out, start-up and
-/// the machine's own noise included.
+/// the machine's own noise included. On a loaded machine the sandbox adds the time the run waited
+/// for a CPU (see `sandbox`'s `wall_time`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Overshoot {
     pub at_least: Duration,
