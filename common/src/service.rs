@@ -29,8 +29,10 @@ pub struct Caller {
     pub request_id: String,
     /// The id the URL names, for endpoints about one resource.
     pub resource_id: Option<String>,
-    /// The client's `Idempotency-Key`, for creating endpoints.
+    /// The client's `Idempotency-Key` (or the edge's own), for creating endpoints.
     pub idempotency_key: Option<String>,
+    /// The key is one the edge made and sends for the first time: nothing can be saved under it.
+    pub fresh_key: bool,
     /// The query string as a JSON object of strings, where the edge passes one beside a body.
     pub query: Option<String>,
 }
@@ -44,6 +46,7 @@ impl Caller {
             request_id: get(headers::REQUEST_ID).unwrap_or_else(|| "-".to_owned()),
             resource_id: get(headers::RESOURCE_ID),
             idempotency_key: get(headers::IDEMPOTENCY_KEY),
+            fresh_key: get(headers::FRESH_KEY).as_deref() == Some("1"),
             query: get(headers::QUERY),
         }
     }

@@ -135,8 +135,12 @@ pub mod headers {
     pub const RETRY_AFTER: &str = "Retry-After";
     /// Where a created resource lives (sent with 201 and 202).
     pub const LOCATION: &str = "Location";
-    /// The client's `Idempotency-Key`, passed through.
+    /// The client's `Idempotency-Key`, passed through, or one the edge made for a create it may
+    /// send again.
     pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    /// `1` on the first send of a key the edge made itself: no request can have used it before,
+    /// so the worker does not look for an earlier one (the unique index still guards).
+    pub const FRESH_KEY: &str = "X-Fresh-Key";
     /// The media type of a reply that is not JSON (a statement served in its own format).
     pub const CONTENT_TYPE: &str = "Content-Type";
     /// The request's query string as a JSON object of strings, for operations that take both a

@@ -40,6 +40,15 @@ const LOST_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a request that found no worker is retried before it is answered 503.
 const NO_RESPONDERS_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// An idempotency key and where it came from.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    /// The client's `Idempotency-Key`: an earlier request may have used it.
+    Client(&'a str),
+    /// One the edge made for this request: nothing used it before the request's first send.
+    Own(&'a str),
+}
+
 #[derive(Clone)]
 pub struct Bridge {
     pub client: async_nats::Client,
@@ -72,10 +81,10 @@ impl Bridge {
     ) -> Result<Response, ApiError> {
         let generated;
         let key = match idempotency_key {
-            Some(key) => key,
+            Some(key) => Key::Client(key),
             None => {
                 generated = format!("edge-{}", uuid::Uuid::new_v4());
-                &generated
+                Key::Own(&generated)
             }
         };
         self.send(subject, caller, request_id, None, Some(key), body, true)
@@ -102,7 +111,7 @@ impl Bridge {
         caller: Option<&AuthUser>,
         request_id: &RequestId,
         resource_id: Option<&str>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<Key<'_>>,
         body: Bytes,
         resend_when_lost: bool,
     ) -> Result<Response, ApiError> {
@@ -149,7 +158,7 @@ impl Bridge {
         caller: Option<&AuthUser>,
         request_id: &RequestId,
         resource_id: Option<&str>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<Key<'_>>,
         query: Option<&str>,
         body: Bytes,
         resend_when_lost: bool,
@@ -176,8 +185,16 @@ impl Bridge {
                 })?;
             h.insert(headers::RESOURCE_ID, value);
         }
-        if let Some(key) = idempotency_key {
-            h.insert(headers::IDEMPOTENCY_KEY, key);
+        // Only a first send of the edge's own key is known to be new: the worker then need not
+        // look for an earlier submission under it (a store read per submission saved).
+        let mut fresh_key = false;
+        match idempotency_key {
+            Some(Key::Client(key)) => h.insert(headers::IDEMPOTENCY_KEY, key),
+            Some(Key::Own(key)) => {
+                h.insert(headers::IDEMPOTENCY_KEY, key);
+                fresh_key = true;
+            }
+            None => {}
         }
         if let Some(user) = caller {
             h.insert(headers::USER_ID, user.user_id.as_str());
@@ -193,9 +210,11 @@ impl Bridge {
         let budget = self.client.timeout().unwrap_or(LOST_AFTER);
         let mut backoff = common::retry::Backoff::default();
         let reply = loop {
-            let mut request = async_nats::Request::new()
-                .headers(h.clone())
-                .payload(body.clone());
+            let mut sent = h.clone();
+            if fresh_key {
+                sent.insert(headers::FRESH_KEY, "1");
+            }
+            let mut request = async_nats::Request::new().headers(sent).payload(body.clone());
             if resend_when_lost && budget > LOST_AFTER {
                 request = request.timeout(Some(LOST_AFTER));
             }
@@ -207,6 +226,8 @@ impl Bridge {
                         && started.elapsed() + LOST_AFTER <= budget =>
                 {
                     tracing::warn!(subject, "no answer in {LOST_AFTER:?}; sending the request again");
+                    // The lost send may have been saved under the key.
+                    fresh_key = false;
                 }
                 Err(e) if e.kind() == RequestErrorKind::NoResponders => {
                     let pause = backoff.next_pause();

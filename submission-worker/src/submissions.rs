@@ -78,8 +78,9 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         rejudge_id: None,
         history: Vec::new(),
     };
-    // A repeat of an accepted request gets its submission back, whatever the limits say now.
-    if caller.idempotency_key.is_some() {
+    // A repeat of an accepted request gets its submission back, whatever the limits say now. A
+    // key the edge made and sends for the first time cannot be a repeat: no read for it.
+    if caller.idempotency_key.is_some() && !caller.fresh_key {
         if let Some(existing) = find_by_key(svc, &idem).await? {
             return Ok(repeated(&existing));
         }

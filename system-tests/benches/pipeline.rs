@@ -5,7 +5,8 @@
 //!   time, beside the time the judge engine itself takes for the same submission in-process
 //!   (compile + all tests): the difference is the pipeline's own share;
 //! - intake: submissions accepted per second at the edge (20 users, 16 requests in flight,
-//!   per-user limits raised), with no judge pulling, so only the accepting path is measured;
+//!   per-user limits raised), with no judge pulling, so only the accepting path is measured, and
+//!   the CPU time each process of the stack spent per accepted submission meanwhile;
 //! - runs on the samples (`POST /api/runs?wait=true`, C++ A+B) while graded C++ submissions keep
 //!   arriving at a steady rate, each run's latency beside the judge's own time for that run (its
 //!   `judge_ms`: from a free sandbox slot to the report): the difference is the pipeline's share,
@@ -13,9 +14,10 @@
 //! - new submissions' submit-to-verdict latency (C A+B, one at a time) while a rejudge of
 //!   BENCH_REJUDGE judged submissions runs, beside the same without it.
 //!
-//! Knobs: BENCH_SUBMISSIONS (default 40), BENCH_INTAKE (default 400), BENCH_RUNS (default 30),
+//! Knobs: BENCH_SUBMISSIONS (default 40), BENCH_INTAKE (default 3200: a few seconds, so that a pause of the store does not decide the figure), BENCH_RUNS (default 30),
 //! BENCH_LOAD_MS (default 2000: one graded submission per that many ms during the runs),
-//! BENCH_REJUDGE (default 1000; 0 skips that part), BENCH_REJUDGE_NEW (default 20).
+//! BENCH_REJUDGE (default 1000; 0 skips that part), BENCH_REJUDGE_NEW (default 20),
+//! BENCH_ONLY=intake (only the intake part).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,7 +33,7 @@ fn main() {
 
 async fn run() {
     let n = env_or("BENCH_SUBMISSIONS", 40);
-    let intake_n = env_or("BENCH_INTAKE", 400);
+    let intake_n = env_or("BENCH_INTAKE", 3200);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems/aplusb");
     let source = std::fs::read_to_string(root.join("submissions/accepted/aplusb.c")).unwrap();
 
@@ -100,6 +102,13 @@ async fn run() {
     .await
     .into_iter()
     .for_each(|r| assert_eq!(r.unwrap().status(), 202));
+    let mut processes = vec![(
+        "edge, workers and the load client (this process)",
+        std::process::id(),
+    )];
+    processes.extend(stack.nats.pids().into_iter().map(|p| ("nats-server", p)));
+    processes.extend(stack.mongo.pid().map(|p| ("store", p)));
+    let cpu = system_tests::bench::CpuMeter::start(&processes);
     let started = Instant::now();
     let per_worker = intake_n / 16;
     let workers: Vec<_> = (0..16)
@@ -129,8 +138,26 @@ async fn run() {
         intake_lat.extend(w.await.unwrap());
     }
     let intake_rate = intake_lat.len() as f64 / started.elapsed().as_secs_f64();
+    let (cpu_each, cpu_total) = cpu.per_item(intake_lat.len());
     intake_lat.sort();
     standin.stop().await.ok();
+    let intake = format!(
+        "\nintake: {intake_rate:.0} submissions/s accepted at the edge ({} submissions, 20 users, 16 in flight; p50 {} ms, p99 {} ms; target ≥ 900/s: {})\n\
+         CPU per accepted submission: {cpu_total:.2} ms ({})\n",
+        intake_lat.len(),
+        ms(pct(&intake_lat, 0.5)),
+        ms(pct(&intake_lat, 0.99)),
+        if intake_rate >= 900.0 { "met" } else { "NOT MET" },
+        cpu_each
+            .iter()
+            .map(|(name, v)| format!("{name} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("intake") {
+        println!("{intake}");
+        return;
+    }
     // The queued intake jobs are not part of the latency run: drop them.
     let js = async_nats::jetstream::new(stack.nats.client("admin").await);
     js.get_stream(common::jobs::JOBS_STREAM)
@@ -183,13 +210,7 @@ async fn run() {
             "NOT MET"
         }
     );
-    println!(
-        "\nintake: {intake_rate:.0} submissions/s accepted at the edge ({} submissions, 20 users, 16 in flight; p50 {} ms, p99 {} ms; target ≥ 900/s: {})\n",
-        intake_lat.len(),
-        ms(pct(&intake_lat, 0.5)),
-        ms(pct(&intake_lat, 0.99)),
-        if intake_rate >= 900.0 { "met" } else { "NOT MET" }
-    );
+    println!("{intake}");
     runs.print();
     rejudge.print();
 }

@@ -83,6 +83,11 @@ impl MongoServer {
         self.external
     }
 
+    /// The process id of the local store; `None` for an external one (`MONGODB_URI`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     /// Which store the figures were measured on, for benchmark reports.
     pub fn name(&self) -> &'static str {
         if self.external {

@@ -117,6 +117,14 @@ impl NatsServer {
     }
 
     /// How many nodes it has.
+    /// The process ids of the running nodes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.child.as_ref().map(Child::id))
+            .collect()
+    }
+
     pub fn nodes(&self) -> usize {
         self.nodes.len()
     }

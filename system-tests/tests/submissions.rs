@@ -81,6 +81,49 @@ async fn idempotency_keys_give_the_same_submission() {
     let (status, p) = submit(&stack, &user, &body, Some(&"x".repeat(200))).await;
     assert_eq!(status, 422);
     assert_eq!(p["errors"][0]["field"], "Idempotency-Key");
+
+    // Without a client key the edge sends its own, marked fresh on the first send (the worker
+    // then reads nothing before writing) and unmarked when it sends again after a lost answer
+    // (the worker looks for the first). A fresh mark that is wrong still gets the first
+    // submission back: the unique index guards, not the mark.
+    let me: Value = stack.get_auth("/api/auth/me", &user).await.json().await.unwrap();
+    let user_id = me["id"].as_str().expect("an id").to_owned();
+    let nats = stack.nats.client("edge").await;
+    let send = |fresh: bool| {
+        let (nats, user_id, body) = (nats.clone(), user_id.clone(), body.clone());
+        async move {
+            use common::subjects::headers;
+            let mut h = async_nats::HeaderMap::new();
+            h.insert(headers::USER_ID, user_id.as_str());
+            h.insert(headers::USER_ROLE, "user");
+            h.insert(headers::REQUEST_ID, "fresh-key-test");
+            h.insert(headers::IDEMPOTENCY_KEY, "edge-made-by-the-test");
+            if fresh {
+                h.insert(headers::FRESH_KEY, "1");
+            }
+            let reply = nats
+                .request_with_headers(
+                    common::subjects::submission::SUBMISSIONS_CREATE,
+                    h,
+                    serde_json::to_vec(&body).unwrap().into(),
+                )
+                .await
+                .expect("an answer");
+            let status = reply
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(headers::STATUS))
+                .map(|v| v.to_string());
+            assert_eq!(status.as_deref(), Some("202"));
+            serde_json::from_slice::<Value>(&reply.payload).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first = send(true).await;
+    assert_eq!(send(false).await, first, "sent again after a lost answer");
+    assert_eq!(send(true).await, first, "a wrong fresh mark");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
