@@ -99,6 +99,8 @@ bench: setup
 	$(CARGO) bench -p system-tests --bench pipeline
 	$(CARGO) bench -p system-tests --bench store_growth
 	$(CARGO) bench -p system-tests --bench verification
+	@$(MAKE) --no-print-directory build
+	@scripts/bench-peer.sh
 
 fmt:
 	$(CARGO) fmt --all

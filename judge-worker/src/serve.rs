@@ -22,6 +22,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// How often at most a job's test-by-test progress is published (see `Worker::grade`).
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
 use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
 use async_nats::service::ServiceExt;
 use common::api::{Run, RunStatus, Verdict};
@@ -424,28 +427,49 @@ impl Worker {
             })
         });
         tokio::pin!(task);
+        // After the first test's, a test's progress goes out at most every PROGRESS_EVERY, the
+        // latest one when the time comes: each is a stream write, an ack and a store write, and a
+        // fast submission's tests come faster than anyone reads them. Compiling and the first
+        // test always go out; the verdict says the rest.
+        let mut held: Option<GradingStatus> = None;
+        let mut running_sent = false;
+        let mut next_at = tokio::time::Instant::now();
         // Kept alive even when a single test runs longer than the ack wait.
         self.keep_alive(msg, async {
             loop {
-                tokio::select! {
+                let status = tokio::select! {
                     report = &mut task => return report.map_err(|e| JobError::Task(e.to_string())),
                     Some(progress) = rx.recv() => {
                         let status = match progress {
                             Progress::Compiling => GradingStatus::Compiling,
                             Progress::Running { test, of } => GradingStatus::Running { test, of },
                         };
-                        let update = GradingUpdate {
-                            submission_id: job.submission_id.clone(),
-                            attempt,
-                            judging: job.judging,
-                            status,
-                        };
-                        if let Err(e) = self.publish(&update).await {
-                            tracing::warn!(error = %e, "publishing progress");
+                        if matches!(status, GradingStatus::Running { .. })
+                            && running_sent
+                            && tokio::time::Instant::now() < next_at
+                        {
+                            held = Some(status);
+                            continue;
                         }
-                        let _ = msg.ack_with(AckKind::Progress).await;
+                        status
                     }
+                    _ = tokio::time::sleep_until(next_at), if held.is_some() => {
+                        held.take().expect("held progress")
+                    }
+                };
+                held = None;
+                running_sent = matches!(status, GradingStatus::Running { .. });
+                next_at = tokio::time::Instant::now() + PROGRESS_EVERY;
+                let update = GradingUpdate {
+                    submission_id: job.submission_id.clone(),
+                    attempt,
+                    judging: job.judging,
+                    status,
+                };
+                if let Err(e) = self.publish(&update).await {
+                    tracing::warn!(error = %e, "publishing progress");
                 }
+                let _ = msg.ack_with(AckKind::Progress).await;
             }
         })
         .await
