@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Intake beside the seed's Flask design (../shared/peers/seed-flask), both driven by the peer's own
-# load.py in the same run, A B A B, with our judge live: submissions/s accepted, and CPU time per
-# accepted submission summed over every process of each system.
+# load.py in the same run, A B A B, with our judge live during our turns (and our stack stopped
+# during the peer's): submissions/s accepted, and CPU time per accepted submission summed over
+# every process of each system.
 #
 # CPU per submission is the difference between a long and a short load (BENCH_PEER_LONG and
 # BENCH_PEER_SHORT seconds of submissions, default 12 and 2): registering and logging in the
@@ -68,21 +69,39 @@ PIDS+=($!)
 PEER_ROOTS="${PIDS[0]} ${PIDS[1]} $(pgrep -o -x postgres) $(pgrep -o -f 'beam.smp.*rabbit')"
 
 # Ours, as `make run` starts it (its own ports and data), with the per-user limits out of the way.
-EDGE_PORT=$(free_port)
-(
-  export DATA_DIR=$WORK/ours EDGE_PORT NATS_PORT=$(free_port) MONGO_PORT=$(free_port)
-  export SUBMISSION_PER_MINUTE=1000000 SUBMISSION_MAX_QUEUED=1000000
-  exec setsid scripts/run.sh >"$WORK/ours.log" 2>&1
-) &
-OURS=$!
-PIDS+=("$OURS")
-for _ in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null 2>&1 &&
-    curl -sf "http://127.0.0.1:$PEER_AUTH/healthz" >/dev/null 2>&1 &&
+# Started afresh for each of its turns and stopped before the peer's: our judge grades the
+# backlog of a turn long after it, and must not take the CPUs from the peer's turn.
+OURS=
+start_ours() {
+  EDGE_PORT=$(free_port)
+  (
+    export DATA_DIR=$WORK/ours-$1 EDGE_PORT NATS_PORT=$(free_port) MONGO_PORT=$(free_port)
+    export SUBMISSION_PER_MINUTE=1000000 SUBMISSION_MAX_QUEUED=1000000
+    exec setsid scripts/run.sh >"$WORK/ours.log" 2>&1
+  ) &
+  OURS=$!
+  PIDS+=("$OURS")
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  curl -sf "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null ||
+    { tail -20 "$WORK/ours.log"; echo "bench-peer: our stack did not start" >&2; exit 1; }
+  # The judge announces its languages once it is up; a submission before that is refused.
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$EDGE_PORT/api/languages" | grep -q python3 && break
+    sleep 0.2
+  done
+}
+stop_ours() {
+  kill -TERM "$OURS" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$OURS" 2>/dev/null || break; sleep 0.1; done
+}
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$PEER_AUTH/healthz" >/dev/null 2>&1 &&
     curl -sf "http://127.0.0.1:$PEER_MAIN/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-curl -sf "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null || { tail -20 "$WORK/ours.log"; echo "bench-peer: our stack did not start" >&2; exit 1; }
 curl -sf "http://127.0.0.1:$PEER_MAIN/healthz" >/dev/null || { tail -20 "$WORK/main.log"; echo "bench-peer: the peer did not start" >&2; exit 1; }
 
 # CPU seconds of whole process trees, by process name (`name=seconds ...`): every live member's
@@ -156,6 +175,7 @@ declare -A RATE CPU
 SHARES=()
 for round in $(seq 1 "$ROUNDS"); do
   for system in peer ours; do
+    [ "$system" = ours ] && start_ours "$round"
     out=$(load "$system" "$SHORT"); read -r n1 c1 _ _ _ u1 <<<"$out"
     out=$(load "$system" "$LONG"); read -r n2 c2 rps p50 p99 u2 <<<"$out"
     per=$(python3 -c "print(f'{($c2 - $c1) * 1000 / max(1, $n2 - $n1):.2f}')")
@@ -165,6 +185,7 @@ u = lambda t: dict((k, float(v)) for k, v in (kv.split('=') for kv in t.split(',
 a, b = u('$u1'), u('$u2')
 d = {k: (b[k] - a.get(k, 0)) * 1000 / max(1, $n2 - $n1) for k in b}
 print(', '.join(f'{k} {v:.2f}' for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if abs(v) >= 0.01))")")
+    [ "$system" = ours ] && stop_ours
     RATE[$system,$round]=$rps; CPU[$system,$round]=$per
     echo "| $round | $([ $system = peer ] && echo 'seed-flask (gunicorn 2+2 sync workers, PostgreSQL, RabbitMQ)' || echo 'ours (make run)') | $rps | $p50 | $p99 | $per |"
   done
