@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often at most a job's test-by-test progress is published (see `Worker::grade`).
+/// How often at most a job's test-by-test progress is published (see [`Pacer`]).
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
@@ -427,13 +427,7 @@ impl Worker {
             })
         });
         tokio::pin!(task);
-        // After the first test's, a test's progress goes out at most every PROGRESS_EVERY, the
-        // latest one when the time comes: each is a stream write, an ack and a store write, and a
-        // fast submission's tests come faster than anyone reads them. Compiling and the first
-        // test always go out; the verdict says the rest.
-        let mut held: Option<GradingStatus> = None;
-        let mut running_sent = false;
-        let mut next_at = tokio::time::Instant::now();
+        let mut pacer = Pacer::default();
         // Kept alive even when a single test runs longer than the ack wait.
         self.keep_alive(msg, async {
             loop {
@@ -444,22 +438,18 @@ impl Worker {
                             Progress::Compiling => GradingStatus::Compiling,
                             Progress::Running { test, of } => GradingStatus::Running { test, of },
                         };
-                        if matches!(status, GradingStatus::Running { .. })
-                            && running_sent
-                            && tokio::time::Instant::now() < next_at
-                        {
-                            held = Some(status);
-                            continue;
+                        match pacer.offer(status, tokio::time::Instant::now()) {
+                            Some(status) => status,
+                            None => continue,
                         }
-                        status
                     }
-                    _ = tokio::time::sleep_until(next_at), if held.is_some() => {
-                        held.take().expect("held progress")
+                    _ = tokio::time::sleep_until(pacer.due_at()), if pacer.holds() => {
+                        match pacer.due(tokio::time::Instant::now()) {
+                            Some(status) => status,
+                            None => continue,
+                        }
                     }
                 };
-                held = None;
-                running_sent = matches!(status, GradingStatus::Running { .. });
-                next_at = tokio::time::Instant::now() + PROGRESS_EVERY;
                 let update = GradingUpdate {
                     submission_id: job.submission_id.clone(),
                     attempt,
@@ -663,6 +653,54 @@ struct Provisioned {
     rejudge: PullConsumer,
     runs: PullConsumer,
     store: jetstream::object_store::ObjectStore,
+}
+
+/// Paces a job's progress: Compiling and the first test's progress go out at once; after that a
+/// test's progress goes out at most every [`PROGRESS_EVERY`], the latest one when the time comes.
+/// Each update is a stream write, a progress ack and a store write, and a fast submission's tests
+/// come faster than anyone reads them; the verdict says the rest.
+#[derive(Default)]
+struct Pacer {
+    held: Option<GradingStatus>,
+    running_sent: bool,
+    next_at: Option<tokio::time::Instant>,
+}
+
+impl Pacer {
+    /// What to send now for `status` arriving at `now`, or `None` when it is held back.
+    fn offer(&mut self, status: GradingStatus, now: tokio::time::Instant) -> Option<GradingStatus> {
+        let early = self.next_at.is_some_and(|at| now < at);
+        if matches!(status, GradingStatus::Running { .. }) && self.running_sent && early {
+            self.held = Some(status);
+            return None;
+        }
+        Some(self.sent(status, now))
+    }
+
+    /// Whether an update is held back, to go out at [`Pacer::due_at`].
+    fn holds(&self) -> bool {
+        self.held.is_some()
+    }
+
+    fn due_at(&self) -> tokio::time::Instant {
+        self.next_at.unwrap_or_else(tokio::time::Instant::now)
+    }
+
+    /// The held update, if its time has come at `now`.
+    fn due(&mut self, now: tokio::time::Instant) -> Option<GradingStatus> {
+        if now < self.due_at() {
+            return None;
+        }
+        let status = self.held.take()?;
+        Some(self.sent(status, now))
+    }
+
+    fn sent(&mut self, status: GradingStatus, now: tokio::time::Instant) -> GradingStatus {
+        self.held = None;
+        self.running_sent = matches!(status, GradingStatus::Running { .. });
+        self.next_at = Some(now + PROGRESS_EVERY);
+        status
+    }
 }
 
 /// Waits until the provisioning step has created what the judge uses.
@@ -954,6 +992,36 @@ pub async fn serve(config: JudgeConfig, options: ServeOptions) -> Result<(), Ser
 mod tests {
     use super::*;
     use futures::FutureExt;
+
+    #[test]
+    fn progress_after_the_first_test_goes_out_at_most_every_interval_latest_first() {
+        let running = |test| GradingStatus::Running { test, of: 10 };
+        let is = |s: Option<GradingStatus>, t: u32| matches!(s, Some(GradingStatus::Running { test, .. }) if test == t);
+        let t0 = tokio::time::Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut p = Pacer::default();
+        assert!(matches!(
+            p.offer(GradingStatus::Compiling, ms(0)),
+            Some(GradingStatus::Compiling)
+        ));
+        // The first test goes out even right after compiling.
+        assert!(is(p.offer(running(1), ms(5)), 1));
+        // The next ones within the interval are held, the latest kept.
+        assert!(p.offer(running(2), ms(10)).is_none());
+        assert!(p.offer(running(3), ms(20)).is_none());
+        assert!(p.holds());
+        assert!(p.due(ms(50)).is_none(), "not before its time");
+        assert!(is(p.due(ms(105)), 3));
+        assert!(!p.holds());
+        // After the interval a test goes out at once.
+        assert!(is(p.offer(running(4), ms(300)), 4));
+        assert!(p.offer(running(5), ms(310)).is_none());
+        // Compiling (a new delivery) is never held.
+        assert!(matches!(
+            p.offer(GradingStatus::Compiling, ms(320)),
+            Some(GradingStatus::Compiling)
+        ));
+    }
 
     #[tokio::test]
     async fn every_slot_grades_until_a_run_comes() {
