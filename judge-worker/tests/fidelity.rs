@@ -352,23 +352,20 @@ fn a_program_slowed_by_a_loaded_machine_is_timed_by_its_cpu_not_cut_off_by_the_c
 int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC * 7 / 5) x++;
   puts("3"); return 0; }"#;
     let arg = cpu.to_string();
-    let hogs = Hogs::on(cpu, 2);
-    let r = judge(
-        &pkg,
-        "c",
-        "worker.c",
-        worker,
-        &[
+    // Judged with the slot pinned to `cpu`, no overshoot, while two threads of ours spin there.
+    let on_the_loaded_cpu = |file_name: &str, source: &str| {
+        let _hogs = Hogs::on(cpu, 2);
+        let extra = [
             "--uid-base",
             "63680",
             "--cpus",
             &arg,
             "--wall-time-overshoot",
             "0ms",
-        ],
-        &[],
-    );
-    drop(hogs);
+        ];
+        judge(&pkg, "c", file_name, source, &extra, &[])
+    };
+    let r = on_the_loaded_cpu("worker.c", worker);
     let test = &r["tests"][0];
     let wall = test["wall_time_ms"].as_u64().expect("wall time");
     let time = test["time_ms"].as_u64().expect("time");
@@ -380,25 +377,9 @@ int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC *
     assert!(time < 2000, "{r}");
 
     // The same machine, a program that sleeps: it waits for no CPU and is stopped at the limit.
-    let hogs = Hogs::on(cpu, 2);
     let sleeper =
         "#include <stdio.h>\n#include <unistd.h>\nint main(void) { sleep(5); puts(\"3\"); return 0; }";
-    let r = judge(
-        &pkg,
-        "c",
-        "sleep.c",
-        sleeper,
-        &[
-            "--uid-base",
-            "63680",
-            "--cpus",
-            &arg,
-            "--wall-time-overshoot",
-            "0ms",
-        ],
-        &[],
-    );
-    drop(hogs);
+    let r = on_the_loaded_cpu("sleep.c", sleeper);
     assert_eq!(verdict(&r), "time_limit_exceeded", "{r}");
     let wall = r["tests"][0]["wall_time_ms"].as_u64().expect("wall time");
     assert!((2000..2500).contains(&wall), "the sleeper stopped at {wall} ms");

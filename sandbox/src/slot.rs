@@ -294,12 +294,9 @@ impl Sandbox {
         // the figure reported is never below the one a kill was decided on.
         let mut cpu_seen = Duration::ZERO;
         let mut stopped = false;
+        // Without a cgroup no wait is known (`cpu_wait` is zero): the deadline stays the limit.
         let mut wall_deadline = limits.wall_time;
-        let wall_cap = if enforcing {
-            limits.wall_time * 3
-        } else {
-            limits.wall_time
-        };
+        let wall_cap = limits.wall_time * 3;
         let reply = loop {
             let elapsed = start.elapsed();
             let cpu = if enforcing {

@@ -14,7 +14,8 @@
 //! - new submissions' submit-to-verdict latency (C A+B, one at a time) while a rejudge of
 //!   BENCH_REJUDGE judged submissions runs, beside the same without it.
 //!
-//! Knobs: BENCH_SUBMISSIONS (default 40), BENCH_INTAKE (default 3200: a few seconds, so that a pause of the store does not decide the figure), BENCH_RUNS (default 30),
+//! Knobs: BENCH_SUBMISSIONS (default 40), BENCH_INTAKE (default 3200: a few seconds, so that a
+//! pause of the store does not decide the figure), BENCH_RUNS (default 30),
 //! BENCH_LOAD_MS (default 2000: one graded submission per that many ms during the runs),
 //! BENCH_REJUDGE (default 1000; 0 skips that part), BENCH_REJUDGE_NEW (default 20),
 //! BENCH_ONLY=intake (only the intake part).
