@@ -28,6 +28,9 @@ pub const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Status updates and verdicts from the judges on [`subjects::jobs::RESULTS`], one subject per
 /// submission.
 pub const RESULTS_STREAM: &str = "RESULTS";
+/// How long [`RESULTS_STREAM`] remembers a verdict's message id (JetStream's default, set
+/// explicitly): a second verdict for the same judging published within it is dropped.
+pub const RESULTS_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// The submission workers' shared durable consumer of results.
 pub const RESULTS_CONSUMER: &str = "submissions";
 /// Captures the advisories JetStream sends when a job ran out of deliveries (the judge died on
@@ -223,6 +226,7 @@ pub async fn provision_with(js: &jetstream::Context, p: &Provisioning) -> Result
             subjects: vec![subjects::jobs::RESULTS.to_owned()],
             storage: stream::StorageType::File,
             max_age: Duration::from_secs(7 * 86400),
+            duplicate_window: RESULTS_DUPLICATE_WINDOW,
             num_replicas: replicas,
             ..Default::default()
         },

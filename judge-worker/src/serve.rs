@@ -22,7 +22,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often at most a job's test-by-test progress is published (see [`Pacer`]).
+/// How long a job runs before its first progress is published: a job judged sooner reports only
+/// its verdict (see [`Pacer`]). Well under the edge's 500 ms look at a followed submission.
+const PROGRESS_AFTER: Duration = Duration::from_millis(150);
+/// How often at most a job's progress is published after that.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
@@ -427,7 +430,7 @@ impl Worker {
             })
         });
         tokio::pin!(task);
-        let mut pacer = Pacer::default();
+        let mut pacer = Pacer::new(tokio::time::Instant::now());
         // Kept alive even when a single test runs longer than the ack wait.
         self.keep_alive(msg, async {
             loop {
@@ -600,6 +603,7 @@ impl Worker {
             let _ = msg.double_ack().await;
             return;
         }
+        let checked = std::time::Instant::now();
         let last_attempt = attempt >= jobs::MAX_DELIVER as u64;
         let report = match self.grade(&job, attempt, &msg).await {
             Ok(report) => report,
@@ -614,9 +618,12 @@ impl Worker {
             }
         };
         tracing::info!(verdict = %report.verdict, "judged");
-        // Another judge may have finished a redelivery of this job while this one graded it
-        // (beyond the duplicate window, for a long job): the first verdict stands.
-        if self.already_judged(&job.submission_id, job.judging).await {
+        // Another judge may have finished a redelivery of this job while this one graded it: the
+        // first verdict stands. Its verdict is younger than this grading, so for a job graded
+        // within half the results' duplicate window the stream drops ours (same message id) and
+        // no read is needed; a longer job looks first.
+        let long = checked.elapsed() >= jobs::RESULTS_DUPLICATE_WINDOW / 2;
+        if long && self.already_judged(&job.submission_id, job.judging).await {
             tracing::info!("another delivery was judged first; acking the job");
             let _ = msg.double_ack().await;
             return;
@@ -655,22 +662,28 @@ struct Provisioned {
     store: jetstream::object_store::ObjectStore,
 }
 
-/// Paces a job's progress: Compiling and the first test's progress go out at once; after that a
-/// test's progress goes out at most every [`PROGRESS_EVERY`], the latest one when the time comes.
-/// Each update is a stream write, a progress ack and a store write, and a fast submission's tests
-/// come faster than anyone reads them; the verdict says the rest.
-#[derive(Default)]
+/// Paces a job's progress: nothing for the first [`PROGRESS_AFTER`] of a job, then the latest
+/// status at once and at most every [`PROGRESS_EVERY`] after that. Each update is a stream write, a
+/// progress ack and a store write; most submissions are judged before anyone could see them
+/// compiling (the edge looks every 500 ms), so they cost one write, their verdict.
 struct Pacer {
     held: Option<GradingStatus>,
-    running_sent: bool,
-    next_at: Option<tokio::time::Instant>,
+    next_at: tokio::time::Instant,
 }
 
 impl Pacer {
-    /// What to send now for `status` arriving at `now`, or `None` when it is held back.
+    /// A pacer for a job that starts at `now`.
+    fn new(now: tokio::time::Instant) -> Pacer {
+        Pacer {
+            held: None,
+            next_at: now + PROGRESS_AFTER,
+        }
+    }
+
+    /// What to send now for `status` arriving at `now`, or `None` when it is held back (the
+    /// latest held one replaces any earlier).
     fn offer(&mut self, status: GradingStatus, now: tokio::time::Instant) -> Option<GradingStatus> {
-        let early = self.next_at.is_some_and(|at| now < at);
-        if matches!(status, GradingStatus::Running { .. }) && self.running_sent && early {
+        if now < self.next_at {
             self.held = Some(status);
             return None;
         }
@@ -683,12 +696,12 @@ impl Pacer {
     }
 
     fn due_at(&self) -> tokio::time::Instant {
-        self.next_at.unwrap_or_else(tokio::time::Instant::now)
+        self.next_at
     }
 
     /// The held update, if its time has come at `now`.
     fn due(&mut self, now: tokio::time::Instant) -> Option<GradingStatus> {
-        if now < self.due_at() {
+        if now < self.next_at {
             return None;
         }
         let status = self.held.take()?;
@@ -697,8 +710,7 @@ impl Pacer {
 
     fn sent(&mut self, status: GradingStatus, now: tokio::time::Instant) -> GradingStatus {
         self.held = None;
-        self.running_sent = matches!(status, GradingStatus::Running { .. });
-        self.next_at = Some(now + PROGRESS_EVERY);
+        self.next_at = now + PROGRESS_EVERY;
         status
     }
 }
@@ -994,33 +1006,36 @@ mod tests {
     use futures::FutureExt;
 
     #[test]
-    fn progress_after_the_first_test_goes_out_at_most_every_interval_latest_first() {
+    fn progress_waits_out_a_quiet_start_then_goes_out_at_most_every_interval_latest_first() {
         let running = |test| GradingStatus::Running { test, of: 10 };
         let is = |s: Option<GradingStatus>, t: u32| matches!(s, Some(GradingStatus::Running { test, .. }) if test == t);
         let t0 = tokio::time::Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
-        let mut p = Pacer::default();
-        assert!(matches!(
-            p.offer(GradingStatus::Compiling, ms(0)),
-            Some(GradingStatus::Compiling)
-        ));
-        // The first test goes out even right after compiling.
-        assert!(is(p.offer(running(1), ms(5)), 1));
-        // The next ones within the interval are held, the latest kept.
-        assert!(p.offer(running(2), ms(10)).is_none());
-        assert!(p.offer(running(3), ms(20)).is_none());
+        let (after, every) = (
+            PROGRESS_AFTER.as_millis() as u64,
+            PROGRESS_EVERY.as_millis() as u64,
+        );
+        let mut p = Pacer::new(t0);
+        // A quick job: everything held, and nothing is due before the quiet start ends.
+        assert!(p.offer(GradingStatus::Compiling, ms(0)).is_none());
+        assert!(p.offer(running(1), ms(5)).is_none());
         assert!(p.holds());
-        assert!(p.due(ms(50)).is_none(), "not before its time");
-        assert!(is(p.due(ms(105)), 3));
+        assert!(p.due(ms(after - 1)).is_none(), "not before its time");
+        // A longer one: the latest status goes out when the quiet start ends.
+        assert!(is(p.due(ms(after)), 1));
         assert!(!p.holds());
-        // After the interval a test goes out at once.
-        assert!(is(p.offer(running(4), ms(300)), 4));
-        assert!(p.offer(running(5), ms(310)).is_none());
-        // Compiling (a new delivery) is never held.
-        assert!(matches!(
-            p.offer(GradingStatus::Compiling, ms(320)),
-            Some(GradingStatus::Compiling)
-        ));
+        // Then at most every interval, the latest kept.
+        assert!(p.offer(running(2), ms(after + 10)).is_none());
+        assert!(p.offer(running(3), ms(after + 20)).is_none());
+        assert!(is(p.due(ms(after + every)), 3));
+        // After a quiet interval a status goes out at once.
+        assert!(is(p.offer(running(4), ms(after + 3 * every)), 4));
+        assert!(p.offer(running(5), ms(after + 3 * every + 1)).is_none());
+        // A job compiling past the quiet start shows it.
+        let mut p = Pacer::new(t0);
+        assert!(p.offer(GradingStatus::Compiling, ms(1)).is_none());
+        assert!(matches!(p.due(ms(after)), Some(GradingStatus::Compiling)));
+        assert!(p.due(ms(after + every)).is_none(), "nothing held, nothing sent");
     }
 
     #[tokio::test]

@@ -159,6 +159,7 @@ async fn jobs_are_pulled_judged_and_reported() {
     for (id, j) in [
         ("sub-ok", job("sub-ok", &digest, "accepted/aplusb.c")),
         ("sub-wa", job("sub-wa", &digest, "wrong_answer/overflow.c")),
+        ("sub-slow", job("sub-slow", &digest, "time_limit_exceeded/spin.c")),
         ("sub-nopkg", job("sub-nopkg", &missing, "accepted/aplusb.c")),
         ("sub-twice:1", job("sub-twice", &digest, "accepted/aplusb.c")),
         ("sub-twice:2", job("sub-twice", &digest, "accepted/aplusb.c")),
@@ -185,7 +186,14 @@ async fn jobs_are_pulled_judged_and_reported() {
 
     let results = system_tests::results::read(
         &js,
-        &["sub-ok", "sub-wa", "sub-nopkg", "sub-done", "sub-twice"],
+        &[
+            "sub-ok",
+            "sub-wa",
+            "sub-slow",
+            "sub-nopkg",
+            "sub-done",
+            "sub-twice",
+        ],
         Duration::from_secs(90),
         Duration::from_secs(2),
     )
@@ -202,14 +210,29 @@ async fn jobs_are_pulled_judged_and_reported() {
         "an already judged job is acked, not judged again: {:?}",
         results["sub-done"]
     );
-    let ok = &results["sub-ok"];
+    // Progress (if the job took long enough to show any), then the verdict, last.
+    for (id, updates) in &results {
+        let (last, progress) = updates.split_last().unwrap();
+        assert!(
+            matches!(last.status, common::jobs::GradingStatus::Judged { .. }),
+            "{id}: {updates:#?}"
+        );
+        assert!(
+            progress
+                .iter()
+                .all(|u| !matches!(u.status, common::jobs::GradingStatus::Judged { .. })),
+            "{id}: {updates:#?}"
+        );
+    }
+    // A job running for seconds shows its test running before its verdict.
+    let slow = &results["sub-slow"];
     assert!(
-        matches!(ok[0].status, common::jobs::GradingStatus::Compiling),
-        "{ok:#?}"
+        slow.iter()
+            .any(|u| matches!(u.status, common::jobs::GradingStatus::Running { test: 1, .. })),
+        "{slow:#?}"
     );
-    assert!(ok
-        .iter()
-        .any(|u| matches!(u.status, common::jobs::GradingStatus::Running { test: 1, .. })));
+    assert_eq!(verdict_of(slow).verdict, common::Verdict::TimeLimitExceeded);
+    let ok = &results["sub-ok"];
     let report = verdict_of(ok);
     assert_eq!(report.verdict, common::Verdict::Accepted, "{report:#?}");
     assert!(!report.tests.is_empty());
