@@ -1,6 +1,8 @@
 //! How steady a CPU-bound program's time is while the other slot is busy: one slot runs the same
 //! program 20 times, the other spins without pause; reported as max / min of the CPU and wall
-//! times, with the slots pinned to a CPU each and, beside it in the same run, not pinned.
+//! times, with the slots pinned to a CPU each and, beside it in the same run, not pinned; and,
+//! to tell the neighbour's share from the machine's own jitter, pinned with the other slot idle,
+//! and the floor: the same program run bare (no sandbox) on one CPU with nothing beside it.
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -28,8 +30,13 @@ pub fn spread(helper: &Path) {
     }
     println!("| slots | CPU time min / max | spread (max / min) | wall time min / max | spread |");
     println!("|---|---|---|---|---|");
-    for pinned in [true, false] {
-        let (cpu, wall) = measure(helper, if pinned { cpus[..2].to_vec() } else { Vec::new() });
+    for (pinned, neighbour) in [(true, true), (false, true), (true, false), (false, false)] {
+        let slots = if pinned { cpus[..2].to_vec() } else { Vec::new() };
+        let (cpu, wall) = if pinned || neighbour {
+            measure(helper, slots, neighbour)
+        } else {
+            bare(cpus[0])
+        };
         let row = |v: &[Duration]| {
             let min = v.iter().min().copied().unwrap_or_default();
             let max = v.iter().max().copied().unwrap_or_default();
@@ -40,20 +47,21 @@ pub fn spread(helper: &Path) {
         };
         let (c, cs) = row(&cpu);
         let (w, ws) = row(&wall);
-        let label = if pinned {
-            format!("pinned (CPUs {} and {})", cpus[0], cpus[1])
-        } else {
-            "not pinned".to_owned()
+        let label = match (pinned, neighbour) {
+            (true, true) => format!("pinned (CPUs {} and {})", cpus[0], cpus[1]),
+            (false, true) => "not pinned".to_owned(),
+            (true, false) => "pinned, the other slot idle".to_owned(),
+            (false, false) => format!("bare: no sandbox, on CPU {} alone (the floor)", cpus[0]),
         };
         println!("| {label} | {c} | **{cs:.3}** | {w} | {ws:.3} |");
     }
     println!(
-        "\nTarget: spread ≤ 1.05 with the slots pinned. On this 2-core machine the judge's own \
-         threads have no spare CPU and share the two with the slots.\n"
+        "\nTarget: spread ≤ 1.05 with the slots pinned and the other slot busy. On this 2-core \
+         machine the judge's own threads have no spare CPU and share the two with the slots.\n"
     );
 }
 
-fn measure(helper: &Path, cpus: Vec<usize>) -> (Vec<Duration>, Vec<Duration>) {
+fn measure(helper: &Path, cpus: Vec<usize>, neighbour: bool) -> (Vec<Duration>, Vec<Duration>) {
     let pool = SandboxPool::with_temp_state(
         SandboxConfig {
             helper: helper.to_owned(),
@@ -93,7 +101,7 @@ fn measure(helper: &Path, cpus: Vec<usize>) -> (Vec<Duration>, Vec<Duration>) {
                 wall_time: Duration::from_secs(60),
                 ..Limits::default()
             };
-            while !stop.load(Ordering::Relaxed) {
+            while neighbour && !stop.load(Ordering::Relaxed) {
                 let _ = spinner.run(
                     &cmd("/prog/spin"),
                     &Limits {
@@ -135,6 +143,50 @@ fn measure(helper: &Path, cpus: Vec<usize>) -> (Vec<Duration>, Vec<Duration>) {
         stop.store(true, Ordering::Relaxed);
     });
     (cpu, wall)
+}
+
+/// The program run bare on `cpu` (affinity set in the child before exec), its CPU time from
+/// `wait4`'s resource usage: what the machine itself varies by, with no sandbox and no neighbour.
+fn bare(cpu: usize) -> (Vec<Duration>, Vec<Duration>) {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (source, exe) = (dir.path().join("work.c"), dir.path().join("work"));
+    std::fs::write(&source, WORK).expect("write source");
+    let ok = HostCommand::new("gcc")
+        .args(["-O1", "-o"])
+        .arg(&exe)
+        .arg(&source)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "gcc failed");
+    let (mut cpu_times, mut walls) = (Vec::new(), Vec::new());
+    for i in 0..RUNS + 2 {
+        let started = std::time::Instant::now();
+        let mut command = HostCommand::new(&exe);
+        command.stdout(std::process::Stdio::null());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu, &mut set);
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("spawn");
+        let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+        // SAFETY: waits for our own child; `usage` is a valid out-parameter.
+        let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        assert!(waited > 0 && status == 0, "bare run failed");
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        if i >= 2 {
+            cpu_times.push(tv(usage.ru_utime) + tv(usage.ru_stime));
+            walls.push(started.elapsed());
+        }
+    }
+    (cpu_times, walls)
 }
 
 fn cmd(path: &str) -> Command {
