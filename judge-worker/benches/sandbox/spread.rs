@@ -175,10 +175,11 @@ fn bare(cpu: usize) -> (Vec<Duration>, Vec<Duration>) {
                 Ok(())
             });
         }
-        let child = command.spawn().expect("spawn");
+        // Reaped by `wait4` below, which also gives its resource usage (`Child::wait` does not).
+        let pid = command.spawn().expect("spawn").id() as i32;
         let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
         // SAFETY: waits for our own child; `usage` is a valid out-parameter.
-        let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         assert!(waited > 0 && status == 0, "bare run failed");
         let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
         if i >= 2 {
