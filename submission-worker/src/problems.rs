@@ -239,6 +239,7 @@ async fn store_version(
             verified_ms: checks.is_empty().then_some(now_ms),
             activated_ms: in_use_now.then_some(now_ms),
             activated_by: in_use_now.then(|| "upload".to_owned()),
+            unfinished_ms: Some(now_ms),
         };
         // The version record claims the number (its id is unique); then its checks.
         match store.versions.insert_one(&version_record).await {
@@ -285,7 +286,20 @@ async fn store_version(
             }
         };
         match written {
-            Some(problem) => return Ok((problem, version, checks)),
+            Some(problem) => {
+                // A lost write here is repaired by the sweep, which finds the problem written.
+                let finished = store
+                    .versions
+                    .update_one(
+                        doc! {"_id": &version_record.id},
+                        doc! {"$unset": {"unfinished_ms": ""}},
+                    )
+                    .await;
+                if let Err(e) = finished {
+                    tracing::warn!(version = %version_record.id, error = %e, "marking an upload finished (the sweep will)");
+                }
+                return Ok((problem, version, checks));
+            }
             None => {
                 // Another upload changed the problem meanwhile: undo and read again.
                 store

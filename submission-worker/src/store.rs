@@ -111,6 +111,12 @@ pub struct VersionRecord {
     pub activated_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activated_by: Option<String>,
+    /// When the upload began, kept from the record's first write until the upload has written
+    /// the problem: a version unfinished for long is an upload that stopped half-way, which the
+    /// outbox sweep finishes or removes ([`crate::verification::repair_unfinished`]); its checks
+    /// are not judged meanwhile. A time rather than a flag, so one range query finds the stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfinished_ms: Option<i64>,
 }
 
 /// The key of a problem version, in [`VersionRecord::id`] and [`CheckRecord::version_key`].
@@ -553,6 +559,19 @@ pub fn migrations() -> Vec<Migration> {
                         .await?;
                     checks
                         .create_index(index(doc! {"outbox": 1}, "outbox_state"))
+                        .await?;
+                    Ok(())
+                }
+                .boxed()
+            },
+        },
+        Migration {
+            version: 8,
+            name: "uploads stopped half-way are found by their unfinished version",
+            apply: |db| {
+                async move {
+                    db.collection::<Document>(PROBLEM_VERSIONS)
+                        .create_index(index(doc! {"unfinished_ms": 1}, "unfinished_ms"))
                         .await?;
                     Ok(())
                 }

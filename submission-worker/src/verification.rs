@@ -142,8 +142,63 @@ pub async fn publish(svc: &Service, problem: &ProblemRecord, checks: &[CheckReco
     }
 }
 
-/// Publishes verification jobs saved but not yet in the stream (older than `before_ms`).
+/// How long an upload may take from its version record to its problem write before the sweep
+/// takes it for one that stopped half-way (its steps take milliseconds).
+pub const UNFINISHED_AFTER_MS: i64 = 60_000;
+
+/// Settles uploads that stopped half-way (their worker died, or the store failed mid-way), left
+/// unfinished for over [`UNFINISHED_AFTER_MS`] before `now_ms`: one whose problem write happened
+/// (the problem names this version or a newer one as its newest) is marked finished and goes on
+/// as any; one whose never did is removed with its checks — nobody was told it was stored, and
+/// left alone it would stay `running` forever, or be judged and put in use unasked. Returns how
+/// many it settled.
+pub async fn repair_unfinished(store: &Store, now_ms: i64) -> Result<usize, mongodb::error::Error> {
+    let stale: Vec<VersionRecord> = store
+        .versions
+        .find(doc! {"unfinished_ms": {"$lt": now_ms - UNFINISHED_AFTER_MS}})
+        .limit(50)
+        .await?
+        .try_collect()
+        .await?;
+    for version in &stale {
+        // The problem is written after every check, so a written upload has all of them.
+        let checks: Vec<CheckRecord> = store
+            .checks
+            .find(doc! {"version_key": &version.id})
+            .projection(doc! {"source": 0})
+            .await?
+            .try_collect()
+            .await?;
+        let written = checks.len() == version.total as usize
+            && store
+                .problems
+                .find_one(
+                    doc! {"_id": &version.problem_id, "latest_version": {"$gte": version.version as i64}},
+                )
+                .await?
+                .is_some();
+        if written {
+            tracing::warn!(version = %version.id, "an upload's last step was not recorded; finished now");
+            store
+                .versions
+                .update_one(doc! {"_id": &version.id}, doc! {"$unset": {"unfinished_ms": ""}})
+                .await?;
+        } else {
+            tracing::warn!(version = %version.id, "an upload stopped before storing its problem; removed");
+            store
+                .checks
+                .delete_many(doc! {"version_key": &version.id})
+                .await?;
+            store.versions.delete_one(doc! {"_id": &version.id}).await?;
+        }
+    }
+    Ok(stale.len())
+}
+
+/// Publishes verification jobs saved but not yet in the stream (older than `before_ms`), those
+/// of uploads still unfinished left for [`repair_unfinished`].
 pub async fn sweep(svc: &Service, before_ms: i64) -> Result<usize, mongodb::error::Error> {
+    repair_unfinished(&svc.store, chrono::Utc::now().timestamp_millis()).await?;
     let pending: Vec<CheckRecord> = svc
         .store
         .checks
@@ -164,6 +219,9 @@ pub async fn sweep(svc: &Service, before_ms: i64) -> Result<usize, mongodb::erro
             svc.store.checks.delete_one(doc! {"_id": &check.id}).await?;
             continue;
         };
+        if version.unfinished_ms.is_some() {
+            continue;
+        }
         publish(svc, &version.problem, std::slice::from_ref(&check)).await;
         published += 1;
     }

@@ -343,3 +343,107 @@ async fn a_package_is_verified_at_upload_and_held_back_when_its_submissions_disa
         "{report:#}"
     );
 }
+
+/// An upload that stopped half-way (its worker died between the version record and the problem
+/// write) never stays `running`: once it is older than a minute the sweep removes it with its
+/// checks when the problem was never written, and finishes it when only the last mark was lost;
+/// a younger one is left to its upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_stopped_half_way_is_removed_or_finished_never_left_running() {
+    use mongodb::bson::{doc, Document};
+    let stack = Stack::start(StackOptions {
+        admin: Some(system_tests::stack::admin_account()),
+        ..StackOptions::default()
+    })
+    .await;
+    let admin = stack.token("admin", "admin password").await;
+    let dir = tempfile::tempdir().unwrap();
+    package(dir.path(), "Echo the number.\n", ECHO, OFF_BY_ONE);
+    for id in ["echo", "other"] {
+        let (status, _, p) = upload(&stack, &admin, dir.path(), &format!("?id={id}&verify=false")).await;
+        assert_eq!(status, 201, "{p}");
+    }
+    let db = stack.mongo.database().await;
+    let versions = db.collection::<Document>(submission_worker::store::PROBLEM_VERSIONS);
+    let checks = db.collection::<Document>(submission_worker::store::PACKAGED_CHECKS);
+    let first = versions
+        .find_one(doc! {"_id": "echo:1"})
+        .await
+        .unwrap()
+        .expect("version 1 is stored");
+    assert!(
+        !first.contains_key("unfinished_ms"),
+        "a whole upload is finished: {first}"
+    );
+
+    // What dead uploads leave: version 2 with one of its two checks (the problem never written),
+    // and version 3 just begun; and, for `other`, a version whose last mark was lost.
+    let now = chrono::Utc::now().timestamp_millis();
+    let half_written = |version: i64, uploaded_ms: i64| {
+        let mut d = first.clone();
+        d.insert("_id", format!("echo:{version}"));
+        d.insert("version", version);
+        d.insert("verification", "running");
+        d.insert("total", 2);
+        d.insert("uploaded_ms", uploaded_ms);
+        d.insert("unfinished_ms", uploaded_ms);
+        d
+    };
+    versions.insert_one(half_written(2, now - 120_000)).await.unwrap();
+    versions.insert_one(half_written(3, now)).await.unwrap();
+    let check = doc! {
+        "_id": "verify:echo:2:0", "version_key": "echo:2", "index": 0, "path": "submissions/accepted/echo.py",
+        "language": "python3", "expected": ["accepted"], "source": ECHO, "status": "queued",
+        "outbox": "pending", "created_ms": now - 120_000,
+    };
+    checks.insert_one(check).await.unwrap();
+    versions
+        .update_one(
+            doc! {"_id": "other:1"},
+            doc! {"$set": {"unfinished_ms": now - 120_000, "uploaded_ms": now - 120_000}},
+        )
+        .await
+        .unwrap();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let gone = versions.find_one(doc! {"_id": "echo:2"}).await.unwrap().is_none();
+        let other = versions.find_one(doc! {"_id": "other:1"}).await.unwrap().unwrap();
+        if gone && !other.contains_key("unfinished_ms") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweep left a dead upload: echo:2 gone {gone}, other:1 {other}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        checks
+            .find_one(doc! {"version_key": "echo:2"})
+            .await
+            .unwrap()
+            .is_none(),
+        "its checks go with it"
+    );
+    assert!(
+        versions.find_one(doc! {"_id": "echo:3"}).await.unwrap().is_some(),
+        "an upload under way is left alone"
+    );
+    // Through the API: the problem and its versions as the whole uploads left them.
+    let listed: Value = stack
+        .get_auth("/api/problems/echo/versions", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let numbers: Vec<u64> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert!(numbers.contains(&1) && !numbers.contains(&2), "{listed}");
+    let other: Value = stack.get_json("/api/problems/other").await;
+    assert_eq!(other["version"], 1, "{other}");
+}
