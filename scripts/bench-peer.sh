@@ -12,6 +12,11 @@
 # peer's README says; they serve nothing else during the run). The load script's own CPU is in
 # neither.
 #
+# BENCH_PEER_JUDGE_SHARES=N (an experiment, unset by default): in our turns the judge and every
+# process it starts go into a cgroup v1 `cpu` group with cpu.shares N (1024 is one session's
+# weight), to see what intake a judge that yields the CPU to the API would give. Not how `make
+# run` runs the judge.
+#
 # Needs PostgreSQL and RabbitMQ answering on 127.0.0.1 and root (for `su postgres`, rabbitmqctl);
 # without them it says SKIPPED and why, and exits 0.
 set -euo pipefail
@@ -22,6 +27,12 @@ VENV=${PEER_VENV:-$ROOT/.venv-peer}
 SHORT=${BENCH_PEER_SHORT:-2}
 LONG=${BENCH_PEER_LONG:-12}
 ROUNDS=${BENCH_PEER_ROUNDS:-2}
+JUDGE_SHARES=${BENCH_PEER_JUDGE_SHARES:-}
+JUDGE_CPU_GROUP=/sys/fs/cgroup/cpu/bench-peer-judge-$$
+if [ -n "$JUDGE_SHARES" ] && [ ! -w /sys/fs/cgroup/cpu ]; then
+  echo "bench-peer: BENCH_PEER_JUDGE_SHARES needs a writable cgroup v1 cpu hierarchy; ignored" >&2
+  JUDGE_SHARES=
+fi
 
 skip() { echo "bench-peer: SKIPPED: $*"; exit 0; }
 [ -f "$PEER/load.py" ] || skip "no peer at $PEER"
@@ -45,6 +56,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do
     for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   done
+  [ -z "$JUDGE_SHARES" ] || rmdir "$JUDGE_CPU_GROUP" 2>/dev/null || true
   rabbitmqctl -q delete_queue submissions >/dev/null 2>&1 || true
   su postgres -c "dropdb --if-exists seed_bench_auth; dropdb --if-exists seed_bench_main" >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -92,6 +104,18 @@ start_ours() {
     curl -sf "http://127.0.0.1:$EDGE_PORT/api/languages" | grep -q python3 && break
     sleep 0.2
   done
+  if [ -n "$JUDGE_SHARES" ]; then
+    # The judge, its zygotes and theirs; the programs they fork are born in the group.
+    mkdir -p "$JUDGE_CPU_GROUP"
+    echo "$JUDGE_SHARES" > "$JUDGE_CPU_GROUP/cpu.shares"
+    local j z
+    for j in $(pgrep -f "^$ROOT/target/release/judge-worker serve" || true); do
+      for z in $j $(pgrep -P "$j") $(for c in $(pgrep -P "$j"); do pgrep -P "$c"; done); do
+        echo "$z" > "$JUDGE_CPU_GROUP/cgroup.procs" 2>/dev/null || true
+      done
+    done
+    echo "bench-peer: our judge's $(wc -l < "$JUDGE_CPU_GROUP/cgroup.procs") processes at cpu.shares $JUDGE_SHARES" >&2
+  fi
 }
 stop_ours() {
   kill -TERM "$OURS" 2>/dev/null || true
@@ -167,7 +191,7 @@ EOF
 }
 
 echo
-echo "## Intake beside the seed's Flask design (load.py, 20 users, 16 in flight; our judge live)"
+echo "## Intake beside the seed's Flask design (load.py, 20 users, 16 in flight; our judge live${JUDGE_SHARES:+, at cpu.shares $JUDGE_SHARES})"
 echo
 echo "| round | system | submissions/s | p50 ms | p99 ms | CPU ms per accepted submission |"
 echo "| --- | --- | ---: | ---: | ---: | ---: |"
