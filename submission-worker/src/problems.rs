@@ -288,14 +288,7 @@ async fn store_version(
         match written {
             Some(problem) => {
                 // A lost write here is repaired by the sweep, which finds the problem written.
-                let finished = store
-                    .versions
-                    .update_one(
-                        doc! {"_id": &version_record.id},
-                        doc! {"$unset": {"unfinished_ms": ""}},
-                    )
-                    .await;
-                if let Err(e) = finished {
+                if let Err(e) = verification::mark_finished(store, &version_record.id).await {
                     tracing::warn!(version = %version_record.id, error = %e, "marking an upload finished (the sweep will)");
                 }
                 return Ok((problem, version, checks));

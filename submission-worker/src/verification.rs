@@ -162,14 +162,7 @@ pub async fn repair_unfinished(store: &Store, now_ms: i64) -> Result<usize, mong
         .await?;
     for version in &stale {
         // The problem is written after every check, so a written upload has all of them.
-        let checks: Vec<CheckRecord> = store
-            .checks
-            .find(doc! {"version_key": &version.id})
-            .projection(doc! {"source": 0})
-            .await?
-            .try_collect()
-            .await?;
-        let written = checks.len() == version.total as usize
+        let written = checks_of(store, &version.id).await?.len() == version.total as usize
             && store
                 .problems
                 .find_one(
@@ -179,10 +172,7 @@ pub async fn repair_unfinished(store: &Store, now_ms: i64) -> Result<usize, mong
                 .is_some();
         if written {
             tracing::warn!(version = %version.id, "an upload's last step was not recorded; finished now");
-            store
-                .versions
-                .update_one(doc! {"_id": &version.id}, doc! {"$unset": {"unfinished_ms": ""}})
-                .await?;
+            mark_finished(store, &version.id).await?;
         } else {
             tracing::warn!(version = %version.id, "an upload stopped before storing its problem; removed");
             store
@@ -193,6 +183,15 @@ pub async fn repair_unfinished(store: &Store, now_ms: i64) -> Result<usize, mong
         }
     }
     Ok(stale.len())
+}
+
+/// Marks the upload of version `key` finished (its problem is written): its checks may be judged.
+pub async fn mark_finished(store: &Store, key: &str) -> mongodb::error::Result<()> {
+    store
+        .versions
+        .update_one(doc! {"_id": key}, doc! {"$unset": {"unfinished_ms": ""}})
+        .await
+        .map(|_| ())
 }
 
 /// Publishes verification jobs saved but not yet in the stream (older than `before_ms`), those
@@ -269,7 +268,7 @@ pub async fn apply(store: &Store, update: &GradingUpdate) -> Result<(), Submissi
 }
 
 /// The checks of a version, in package order, without their sources.
-async fn checks_of(store: &Store, key: &str) -> Result<Vec<CheckRecord>, SubmissionError> {
+async fn checks_of(store: &Store, key: &str) -> mongodb::error::Result<Vec<CheckRecord>> {
     let mut checks: Vec<CheckRecord> = store
         .checks
         .find(doc! {"version_key": key})
