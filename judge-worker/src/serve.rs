@@ -22,12 +22,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long a job runs before its first progress is published: a job judged sooner reports only
-/// its verdict (see [`Pacer`]). Well under the edge's 500 ms look at a followed submission.
-const PROGRESS_AFTER: Duration = Duration::from_millis(150);
-/// How often at most a job's progress is published after that.
-const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-
 use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
 use async_nats::service::ServiceExt;
 use common::api::{Run, RunStatus, Verdict};
@@ -661,6 +655,12 @@ struct Provisioned {
     runs: PullConsumer,
     store: jetstream::object_store::ObjectStore,
 }
+
+/// How long a job runs before its first progress is published: a job judged sooner reports only
+/// its verdict (see [`Pacer`]). Well under the edge's 500 ms look at a followed submission.
+const PROGRESS_AFTER: Duration = Duration::from_millis(150);
+/// How often at most a job's progress is published after that.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Paces a job's progress: nothing for the first [`PROGRESS_AFTER`] of a job, then the latest
 /// status at once and at most every [`PROGRESS_EVERY`] after that. Each update is a stream write, a

@@ -21,6 +21,31 @@ int main(void) { volatile unsigned long x = 0; for (unsigned long i = 0; i < 300
   printf("%lu\n", x); return 0; }"#;
 const SPIN: &str = "int main(void) { volatile unsigned long x = 0; for (;;) x++; }";
 
+/// One row of the table.
+#[derive(Clone, Copy)]
+enum Arm {
+    /// Slots pinned to a CPU each, the other slot spinning.
+    Pinned,
+    /// Slots not pinned, the other slot spinning.
+    NotPinned,
+    /// Slots pinned, the other slot idle.
+    PinnedIdle,
+    /// The program outside any sandbox, pinned, nothing beside it.
+    Bare,
+}
+
+/// Compiles C `text`, written to `source`, into `exe`.
+fn compile(text: &str, source: &Path, exe: &Path) {
+    std::fs::write(source, text).expect("write source");
+    let ok = HostCommand::new("gcc")
+        .args(["-O1", "-o"])
+        .arg(exe)
+        .arg(source)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "gcc failed");
+}
+
 pub fn spread(helper: &Path) {
     let cpus = sandbox::allowed_cpus();
     println!("### Timing spread: a CPU-bound program ({RUNS} runs) while the other slot spins\n");
@@ -30,12 +55,12 @@ pub fn spread(helper: &Path) {
     }
     println!("| slots | CPU time min / max | spread (max / min) | wall time min / max | spread |");
     println!("|---|---|---|---|---|");
-    for (pinned, neighbour) in [(true, true), (false, true), (true, false), (false, false)] {
-        let slots = if pinned { cpus[..2].to_vec() } else { Vec::new() };
-        let (cpu, wall) = if pinned || neighbour {
-            measure(helper, slots, neighbour)
-        } else {
-            bare(cpus[0])
+    for arm in [Arm::Pinned, Arm::NotPinned, Arm::PinnedIdle, Arm::Bare] {
+        let (cpu, wall) = match arm {
+            Arm::Pinned => measure(helper, cpus[..2].to_vec(), true),
+            Arm::NotPinned => measure(helper, Vec::new(), true),
+            Arm::PinnedIdle => measure(helper, cpus[..2].to_vec(), false),
+            Arm::Bare => bare(cpus[0]),
         };
         let row = |v: &[Duration]| {
             let min = v.iter().min().copied().unwrap_or_default();
@@ -47,11 +72,11 @@ pub fn spread(helper: &Path) {
         };
         let (c, cs) = row(&cpu);
         let (w, ws) = row(&wall);
-        let label = match (pinned, neighbour) {
-            (true, true) => format!("pinned (CPUs {} and {})", cpus[0], cpus[1]),
-            (false, true) => "not pinned".to_owned(),
-            (true, false) => "pinned, the other slot idle".to_owned(),
-            (false, false) => format!("bare: no sandbox, on CPU {} alone (the floor)", cpus[0]),
+        let label = match arm {
+            Arm::Pinned => format!("pinned (CPUs {} and {})", cpus[0], cpus[1]),
+            Arm::NotPinned => "not pinned".to_owned(),
+            Arm::PinnedIdle => "pinned, the other slot idle".to_owned(),
+            Arm::Bare => format!("bare: no sandbox, on CPU {} alone (the floor)", cpus[0]),
         };
         println!("| {label} | {c} | **{cs:.3}** | {w} | {ws:.3} |");
     }
@@ -78,15 +103,11 @@ fn measure(helper: &Path, cpus: Vec<usize>, neighbour: bool) -> (Vec<Duration>, 
     let mut worker = pool.lend();
     let mut spinner = pool.lend();
     for (slot, name, src) in [(&worker, "work", WORK), (&spinner, "spin", SPIN)] {
-        let source = slot.io_dir().join(format!("{name}.c"));
-        std::fs::write(&source, src).expect("write source");
-        let ok = HostCommand::new("gcc")
-            .args(["-O1", "-o"])
-            .arg(slot.prog_dir().join(name))
-            .arg(&source)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "gcc failed");
+        compile(
+            src,
+            &slot.io_dir().join(format!("{name}.c")),
+            &slot.prog_dir().join(name),
+        );
     }
     let null = File::options().write(true).open("/dev/null").expect("/dev/null");
     let stop = AtomicBool::new(false);
@@ -150,15 +171,8 @@ fn measure(helper: &Path, cpus: Vec<usize>, neighbour: bool) -> (Vec<Duration>, 
 fn bare(cpu: usize) -> (Vec<Duration>, Vec<Duration>) {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (source, exe) = (dir.path().join("work.c"), dir.path().join("work"));
-    std::fs::write(&source, WORK).expect("write source");
-    let ok = HostCommand::new("gcc")
-        .args(["-O1", "-o"])
-        .arg(&exe)
-        .arg(&source)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "gcc failed");
+    let exe = dir.path().join("work");
+    compile(WORK, &dir.path().join("work.c"), &exe);
     let (mut cpu_times, mut walls) = (Vec::new(), Vec::new());
     for i in 0..RUNS + 2 {
         let started = std::time::Instant::now();
