@@ -21,6 +21,18 @@ fn judge(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Value {
+    judge_logged(package, language, file_name, source, extra, env).0
+}
+
+/// [`judge`], also giving what the judge logged.
+fn judge_logged(
+    package: &Path,
+    language: &str,
+    file_name: &str,
+    source: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Value, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join(file_name);
     std::fs::write(&file, source).expect("write source");
@@ -33,15 +45,15 @@ fn judge(
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run judge-worker");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "not one JSON report ({e}): {}\n{}",
+            "not one JSON report ({e}): {}\n{log}",
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
         )
     });
     eprintln!("{language} {file_name}: {report}");
-    report
+    (report, log)
 }
 
 fn package(dir: &Path, time_limit: f64, answer: &str) -> std::path::PathBuf {
@@ -383,4 +395,81 @@ int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC *
     assert_eq!(verdict(&r), "time_limit_exceeded", "{r}");
     let wall = r["tests"][0]["wall_time_ms"].as_u64().expect("wall time");
     assert!((2000..2500).contains(&wall), "the sleeper stopped at {wall} ms");
+}
+
+/// Processes spinning on one CPU, each in a session of its own (so that the kernel's grouping of
+/// tasks by session gives each a whole share), for `seconds`, or until dropped.
+struct SessionHogs(Vec<std::process::Child>);
+
+impl SessionHogs {
+    fn on(cpu: usize, n: usize, seconds: u32) -> SessionHogs {
+        use std::os::unix::process::CommandExt;
+        let children = (0..n)
+            .map(|_| {
+                let mut cmd = Command::new("timeout");
+                cmd.args([&seconds.to_string(), "sh", "-c", "while :; do :; done"]);
+                // SAFETY: only async-signal-safe calls between fork and exec.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        libc::setsid();
+                        let mut set: libc::cpu_set_t = std::mem::zeroed();
+                        libc::CPU_SET(cpu, &mut set);
+                        if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                cmd.spawn().expect("start a hog")
+            })
+            .collect();
+        SessionHogs(children)
+    }
+}
+
+impl Drop for SessionHogs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            // The session of `timeout` holds its shell; killing the group ends both.
+            unsafe { libc::kill(-(c.id() as i32), libc::SIGKILL) };
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_run_the_machine_starves_past_the_wall_clock_cap_is_run_again_not_judged_too_slow() {
+    if !support::can_sandbox() {
+        return;
+    }
+    let cpu = *sandbox::allowed_cpus().last().expect("at least one CPU");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = package(dir.path(), 1.0, "3\n");
+    // 0.8 s of CPU, within the 1 s limit; with six processes of other sessions spinning on its
+    // CPU it gets a seventh of it, so it would need 5.6 s of wall time: past the cap of three
+    // times its 1 s wall clock, however much of its wait is given back.
+    let worker = r#"#include <stdio.h>
+#include <time.h>
+int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC * 4 / 5) x++;
+  puts("3"); return 0; }"#;
+    let arg = cpu.to_string();
+    let extra = [
+        "--uid-base",
+        "63690",
+        "--cpus",
+        &arg,
+        "--wall-time-overshoot",
+        "0ms",
+    ];
+    // The flood lasts 5 s: the compile and the first run or two meet it, a later run does not.
+    let hogs = SessionHogs::on(cpu, 6, 5);
+    let (r, log) = judge_logged(&pkg, "c", "worker.c", worker, &extra, &[]);
+    drop(hogs);
+    assert!(
+        log.contains("too busy to time the run"),
+        "no run was starved past the cap, so this test proves nothing: {log}"
+    );
+    assert_eq!(verdict(&r), "accepted", "{r}");
+    let time = r["tests"][0]["time_ms"].as_u64().expect("time");
+    assert!((700..1000).contains(&time), "{r}");
 }

@@ -50,7 +50,9 @@
 //!   runnable but waiting for a CPU held by something else (their kernel run delay) is added to
 //!   the limit, up to three times the limit in all: a program slowed by a loaded machine is timed
 //!   by its CPU time, not cut off by the clock, while one that sleeps waits for no CPU and is
-//!   stopped at the limit itself.
+//!   stopped at the limit itself. A run cut off by the cap while it had waited more than the cap
+//!   allows ends as [`LimitExceeded::MachineBusy`], not `WallTime`: a verdict on it would be the
+//!   machine's, so the caller runs it again later.
 //! - `memory`: bytes of memory charged to the run's cgroup — resident pages, page cache of files
 //!   it writes, kernel memory — of all its processes together, *not* address space (the JVM and
 //!   Node reserve far more than they touch). At the limit the kernel first reclaims cache, then its
@@ -181,7 +183,14 @@ impl std::fmt::Display for ExitStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitExceeded {
     CpuTime,
+    /// Over the wall-clock limit, with all the time it waited for a CPU given back: the program
+    /// slept, blocked or ran too long by itself.
     WallTime,
+    /// Stopped at the wall-clock cap (three times the limit) while the time it waited for a CPU
+    /// held by something else was more than the cap leaves over the limit: the machine, not the
+    /// program, kept it from finishing, so nothing can be concluded about the program. Run it
+    /// again when the machine is less busy.
+    MachineBusy,
     Memory,
     FileSize,
 }

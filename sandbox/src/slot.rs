@@ -316,7 +316,11 @@ impl Sandbox {
                     let waited = self.cgroup.cpu_wait().unwrap_or_default();
                     wall_deadline = (limits.wall_time + waited).min(wall_cap);
                     if elapsed > wall_deadline {
-                        killed = Some(LimitExceeded::WallTime);
+                        killed = Some(if limits.wall_time + waited > wall_cap {
+                            LimitExceeded::MachineBusy
+                        } else {
+                            LimitExceeded::WallTime
+                        });
                     }
                 }
                 if killed.is_some() || (!stopped && stop.is_some_and(|s| s.load(Ordering::Acquire))) {

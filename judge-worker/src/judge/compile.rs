@@ -55,21 +55,23 @@ pub(super) fn compile(
         limits.memory = limits.memory.max(language.compile_memory.unwrap_or(0));
         // Both streams into one bounded capture: a compiler that floods its output (templates!)
         // fills neither a disk nor the report.
-        let run = slot
-            .run(
-                &Command {
-                    argv,
-                    env: crate::language::with_memory(&language.env(), limits.memory),
-                    cwd: "/box".into(),
-                },
+        let command = Command {
+            argv,
+            env: crate::language::with_memory(&language.env(), limits.memory),
+            cwd: "/box".into(),
+        };
+        let attempt = || {
+            Ok(slot.run(
+                &command,
                 &limits,
                 Stdio {
                     stdin: None,
                     stdout: Sink::Capture(COMPILE_OUTPUT_LIMIT),
                     stderr: Sink::Capture(COMPILE_OUTPUT_LIMIT),
                 },
-            )
-            .map_err(|e| internal(&e))?;
+            )?)
+        };
+        let run = super::again_while_busy("a compile", attempt, |r| r).map_err(|f| (f, String::new()))?;
         metrics::histogram!("judge_compile_seconds", "language" => language.id().to_owned())
             .record(run.cpu_time.as_secs_f64());
         output = run.captured.text();
@@ -81,6 +83,7 @@ pub(super) fn compile(
         }
         if let Some(limit) = run.limit {
             let what = match limit {
+                LimitExceeded::MachineBusy => return Err((super::machine_busy(&run), output)),
                 LimitExceeded::CpuTime => format!("{} s of CPU time", limits.cpu_time.as_secs()),
                 LimitExceeded::WallTime => format!("{} s of wall time", limits.wall_time.as_secs()),
                 LimitExceeded::Memory => format!("{} MiB of memory", limits.memory >> 20),

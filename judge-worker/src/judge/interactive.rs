@@ -243,6 +243,8 @@ impl Judge {
                     format!("wall time over {} ms", limits.wall_time.as_millis()),
                 ))
             }
+            // Its validator's conversation cannot be replayed halfway: the judge's failure.
+            Some(LimitExceeded::MachineBusy) if !stopped => return Err(super::machine_busy(&srun)),
             Some(LimitExceeded::Memory) => {
                 return Err(Failure::Verdict(
                     Verdict::MemoryLimitExceeded,

@@ -169,6 +169,57 @@ enum Failure {
     Internal(String),
 }
 
+/// Pauses before running again a run the machine was too busy to time
+/// ([`sandbox::LimitExceeded::MachineBusy`]), longer each time: half a minute in all, what a
+/// flood of work beside the judge may last, before the run is given up as the judge's failure.
+const BUSY_PAUSES: [Duration; 6] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+];
+
+/// Makes a run with `attempt` and makes it again, after a pause, while the sandbox says the
+/// machine kept it from finishing (a verdict on such a run would be the machine's, the "false
+/// time limit on a loaded machine"). Gives the last attempt, busy or not.
+fn again_while_busy<T>(
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, Failure>,
+    run_of: impl Fn(&T) -> &sandbox::RunResult,
+) -> Result<T, Failure> {
+    let mut pauses = BUSY_PAUSES.iter();
+    loop {
+        let done = attempt()?;
+        let run = run_of(&done);
+        if run.limit != Some(sandbox::LimitExceeded::MachineBusy) {
+            return Ok(done);
+        }
+        let Some(pause) = pauses.next() else {
+            return Ok(done);
+        };
+        tracing::warn!(
+            what,
+            cpu_ms = run.cpu_time.as_millis() as u64,
+            wall_ms = run.wall_time.as_millis() as u64,
+            "the machine was too busy to time the run; running it again in {pause:?}"
+        );
+        metrics::counter!("judge_runs_again_busy_total").increment(1);
+        std::thread::sleep(*pause);
+    }
+}
+
+/// What a run the machine was too busy to time, even after [`BUSY_PAUSES`], is: the judge's
+/// failure, never a verdict on the program.
+fn machine_busy(run: &sandbox::RunResult) -> Failure {
+    Failure::Internal(format!(
+        "the machine was too busy to time the run: {} ms of CPU in {} ms, the rest waiting for a CPU",
+        run.cpu_time.as_millis(),
+        run.wall_time.as_millis()
+    ))
+}
+
 impl From<SandboxError> for Failure {
     fn from(e: SandboxError) -> Self {
         Failure::Internal(e.to_string())

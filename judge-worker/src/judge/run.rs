@@ -90,36 +90,39 @@ impl Judge {
         program: &Program,
         input: &Path,
     ) -> Result<Execution, Failure> {
-        slot.clean()?;
         let sandbox_limits = self.sandbox_limits(limits, program);
-        let input = File::open(input)?;
         let out_path = slot.io_dir().join("output");
-        let output = File::create(&out_path)?;
         let cmd = Command {
             argv: with_memory(&program.run, limits.memory_bytes),
             env: with_memory(&program.env, limits.memory_bytes),
             cwd: "/box".into(),
         };
-        // Standard output is the answer, bounded by the output limit; standard error is never
-        // output: captured, bounded, never counted against any limit.
-        let run = slot.run(
-            &cmd,
-            &sandbox_limits,
-            Stdio {
-                stdin: Some(input.as_fd()),
-                stdout: Sink::Fd(output.as_fd()),
-                stderr: Sink::Capture(STDERR_KEEP),
-            },
-        )?;
-        metrics::histogram!("judge_run_seconds", "language" => program.language.clone())
-            .record(run.cpu_time.as_secs_f64());
-        let output_len = output.metadata()?.len();
-        Ok(Execution {
-            run,
-            out_path,
-            output_len,
-            wall_limit: sandbox_limits.wall_time,
-        })
+        let attempt = || {
+            slot.clean()?;
+            let input = File::open(input)?;
+            let output = File::create(&out_path)?;
+            // Standard output is the answer, bounded by the output limit; standard error is
+            // never output: captured, bounded, never counted against any limit.
+            let run = slot.run(
+                &cmd,
+                &sandbox_limits,
+                Stdio {
+                    stdin: Some(input.as_fd()),
+                    stdout: Sink::Fd(output.as_fd()),
+                    stderr: Sink::Capture(STDERR_KEEP),
+                },
+            )?;
+            metrics::histogram!("judge_run_seconds", "language" => program.language.clone())
+                .record(run.cpu_time.as_secs_f64());
+            let output_len = output.metadata()?.len();
+            Ok(Execution {
+                run,
+                out_path: out_path.clone(),
+                output_len,
+                wall_limit: sandbox_limits.wall_time,
+            })
+        };
+        super::again_while_busy("a test", attempt, |e: &Execution| &e.run)
     }
 
     /// The sandbox limits of one run of a submission under the problem's `limits`.
@@ -198,16 +201,19 @@ impl Judge {
         out_path: &std::path::Path,
     ) -> Result<Judgement, Failure> {
         let (command, feedback) = prepare_validator(slot, validator, test)?;
-        let team = File::open(out_path)?;
-        let run = slot.run(
-            &command,
-            &self.config.validator_limits,
-            Stdio {
-                stdin: Some(team.as_fd()),
-                stdout: Sink::Capture(4096),
-                stderr: Sink::Capture(4096),
-            },
-        )?;
+        let attempt = || {
+            let team = File::open(out_path)?;
+            Ok(slot.run(
+                &command,
+                &self.config.validator_limits,
+                Stdio {
+                    stdin: Some(team.as_fd()),
+                    stdout: Sink::Capture(4096),
+                    stderr: Sink::Capture(4096),
+                },
+            )?)
+        };
+        let run = super::again_while_busy("an output validator", attempt, |r| r)?;
         let message = files::read_regular(&feedback, "judgemessage.txt", 4096)?
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
@@ -335,6 +341,7 @@ pub(super) fn run_failure(
                 format!("wall time over {} ms", exec.wall_limit.as_millis()),
             ))
         }
+        Some(LimitExceeded::MachineBusy) => return Err(super::machine_busy(run)),
         Some(LimitExceeded::Memory) => {
             return Err(Failure::Verdict(
                 Verdict::MemoryLimitExceeded,
