@@ -2,6 +2,9 @@
 //! straight over NATS to the auth worker, in one run, so the edge's own cost shows as a ratio;
 //! and login throughput at the configured bcrypt cost.
 //!
+//! Latency is timed with one call at a time, the two paths taking turns call by call; throughput
+//! with `BENCH_CONCURRENCY` callers.
+//!
 //! Knobs: BENCH_REQUESTS (default 3000 per path), BENCH_CONCURRENCY (default 16),
 //! BENCH_BCRYPT_COST (default 12), BENCH_LOGINS (default 24).
 
@@ -19,22 +22,51 @@ struct Figures {
     p99: Duration,
 }
 
-/// Sequential calls for latency, then `concurrency` callers for throughput.
-async fn measure<F, Fut>(n: usize, concurrency: usize, call: F) -> Figures
+/// Latencies of `n` sequential calls of each path, the two paths taking turns call by call (in
+/// alternating order), so that whatever the machine does meanwhile falls on both alike: this VM's
+/// speed drifts by a quarter within minutes, and timing one path's calls after the other's
+/// compared machine states as much as paths.
+async fn latencies<A, AF, B, BF>(n: usize, a: A, b: B) -> (Vec<Duration>, Vec<Duration>)
+where
+    A: Fn() -> AF,
+    AF: std::future::Future<Output = ()>,
+    B: Fn() -> BF,
+    BF: std::future::Future<Output = ()>,
+{
+    for _ in 0..50 {
+        a().await;
+        b().await;
+    }
+    let (mut la, mut lb) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let time_a = async {
+            let t = Instant::now();
+            a().await;
+            la.push(t.elapsed());
+        };
+        if i % 2 == 0 {
+            time_a.await;
+            let t = Instant::now();
+            b().await;
+            lb.push(t.elapsed());
+        } else {
+            let t = Instant::now();
+            b().await;
+            lb.push(t.elapsed());
+            time_a.await;
+        }
+    }
+    la.sort();
+    lb.sort();
+    (la, lb)
+}
+
+/// Requests per second with `concurrency` callers making `n` calls in all.
+async fn throughput<F, Fut>(n: usize, concurrency: usize, call: F) -> f64
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    for _ in 0..50 {
-        call().await;
-    }
-    let mut latencies = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        call().await;
-        latencies.push(t.elapsed());
-    }
-    latencies.sort();
     let started = Instant::now();
     let per_worker = n / concurrency;
     let workers: Vec<_> = (0..concurrency)
@@ -50,11 +82,7 @@ where
     for w in workers {
         w.await.expect("bench worker");
     }
-    Figures {
-        rps: (per_worker * concurrency) as f64 / started.elapsed().as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-    }
+    (per_worker * concurrency) as f64 / started.elapsed().as_secs_f64()
 }
 
 fn ms(d: Duration) -> String {
@@ -116,17 +144,21 @@ async fn main() {
             }
         }
     };
-    // Alternate the two paths in halves so drift on a shared machine hits both alike.
-    let d1 = measure(n / 2, concurrency, direct.clone()).await;
-    let e1 = measure(n / 2, concurrency, via_edge.clone()).await;
-    let e2 = measure(n / 2, concurrency, via_edge).await;
-    let d2 = measure(n / 2, concurrency, direct).await;
-    let avg = |a: &Figures, b: &Figures| Figures {
-        rps: (a.rps + b.rps) / 2.0,
-        p50: (a.p50 + b.p50) / 2,
-        p99: (a.p99 + b.p99) / 2,
+    let (direct_lat, edge_lat) = latencies(n, direct.clone(), via_edge.clone()).await;
+    // Throughput in halves, alternated, for the same reason.
+    let d1 = throughput(n / 2, concurrency, direct.clone()).await;
+    let e1 = throughput(n / 2, concurrency, via_edge.clone()).await;
+    let e2 = throughput(n / 2, concurrency, via_edge).await;
+    let d2 = throughput(n / 2, concurrency, direct).await;
+    let figures = |lat: &[Duration], rps: f64| Figures {
+        rps,
+        p50: percentile(lat, 0.5),
+        p99: percentile(lat, 0.99),
     };
-    let (edge, direct) = (avg(&e1, &e2), avg(&d1, &d2));
+    let (edge, direct) = (
+        figures(&edge_lat, (e1 + e2) / 2.0),
+        figures(&direct_lat, (d1 + d2) / 2.0),
+    );
 
     // Logins: `logins` calls, as many at once as there are cores.
     let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
