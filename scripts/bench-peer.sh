@@ -10,7 +10,8 @@
 # starts (edge, workers, nats-server, nx-27017) except the judge, which grades meanwhile; the
 # peer's — both gunicorn services, PostgreSQL and RabbitMQ (both already running here, as the
 # peer's README says; they serve nothing else during the run). The load script's own CPU is in
-# neither.
+# neither: it is reported beside them, with what it leaves of the machine — the most either
+# system could accept on these cores if nothing else ran (no judge).
 #
 # BENCH_PEER_JUDGE_SHARES=N (an experiment, unset by default): in our turns the judge and every
 # process it starts go into a cgroup v1 `cpu` group with cpu.shares N (1024 is one session's
@@ -173,10 +174,15 @@ load() {
     args=(--auth-url "http://127.0.0.1:$EDGE_PORT" --problem-id aplusb)
   fi
   before=$(tree_cpu "$roots" judge-worker)
-  "$PY" "$PEER/load.py" "${args[@]}" --phases submit --users 20 --concurrency 16 \
-    --duration "$seconds" --warmup 1 >"$WORK/load.json" 2>"$WORK/load.err"
+  # The load client's own CPU seconds go to load.cpu (its rusage, read by a parent that waits).
+  python3 -c 'import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:]).returncode
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(str(r.ru_utime + r.ru_stime))
+sys.exit(code)' "$WORK/load.cpu" "$PY" "$PEER/load.py" "${args[@]}" --phases submit --users 20 \
+    --concurrency 16 --duration "$seconds" --warmup 1 >"$WORK/load.json" 2>"$WORK/load.err"
   after=$(tree_cpu "$roots" judge-worker)
-  python3 - "$before" "$after" "$WORK/load.json" <<'EOF'
+  python3 - "$before" "$after" "$WORK/load.json" "$(cat "$WORK/load.cpu")" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[3]))
 ok = s["submit"]["ok"] + s.get("warmup", {}).get("submit", {}).get("ok", 0)
@@ -186,23 +192,24 @@ if errors:
 cpu = lambda text: dict((k, float(v)) for k, v in (kv.split("=") for kv in text.split()))
 before, after = cpu(sys.argv[1]), cpu(sys.argv[2])
 used = ",".join(f"{k}={after[k] - before.get(k, 0)}" for k in after)
-print(ok, sum(after.values()) - sum(before.values()), s["submit"]["ok_rps"], s["submit"]["latency_ms"]["p50"], s["submit"]["latency_ms"]["p99"], used)
+print(ok, sum(after.values()) - sum(before.values()), s["submit"]["ok_rps"], s["submit"]["latency_ms"]["p50"], s["submit"]["latency_ms"]["p99"], used, sys.argv[4])
 EOF
 }
 
 echo
 echo "## Intake beside the seed's Flask design (load.py, 20 users, 16 in flight; our judge live${JUDGE_SHARES:+, at cpu.shares $JUDGE_SHARES})"
 echo
-echo "| round | system | submissions/s | p50 ms | p99 ms | CPU ms per accepted submission |"
-echo "| --- | --- | ---: | ---: | ---: | ---: |"
-declare -A RATE CPU
+echo "| round | system | submissions/s | p50 ms | p99 ms | CPU ms per accepted submission | load.py's CPU ms per submission |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+declare -A RATE CPU CLIENT
 SHARES=()
 for round in $(seq 1 "$ROUNDS"); do
   for system in peer ours; do
     [ "$system" = ours ] && start_ours "$round"
-    out=$(load "$system" "$SHORT"); read -r n1 c1 _ _ _ u1 <<<"$out"
-    out=$(load "$system" "$LONG"); read -r n2 c2 rps p50 p99 u2 <<<"$out"
+    out=$(load "$system" "$SHORT"); read -r n1 c1 _ _ _ u1 l1 <<<"$out"
+    out=$(load "$system" "$LONG"); read -r n2 c2 rps p50 p99 u2 l2 <<<"$out"
     per=$(python3 -c "print(f'{($c2 - $c1) * 1000 / max(1, $n2 - $n1):.2f}')")
+    client=$(python3 -c "print(f'{($l2 - $l1) * 1000 / max(1, $n2 - $n1):.2f}')")
     # Each process's share, for the note under the table.
     SHARES+=("round $round, $system: $(python3 -c "
 u = lambda t: dict((k, float(v)) for k, v in (kv.split('=') for kv in t.split(',') if kv))
@@ -210,8 +217,8 @@ a, b = u('$u1'), u('$u2')
 d = {k: (b[k] - a.get(k, 0)) * 1000 / max(1, $n2 - $n1) for k in b}
 print(', '.join(f'{k} {v:.2f}' for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if abs(v) >= 0.01))")")
     [ "$system" = ours ] && stop_ours
-    RATE[$system,$round]=$rps; CPU[$system,$round]=$per
-    echo "| $round | $([ $system = peer ] && echo 'seed-flask (gunicorn 2+2 sync workers, PostgreSQL, RabbitMQ)' || echo 'ours (make run)') | $rps | $p50 | $p99 | $per |"
+    RATE[$system,$round]=$rps; CPU[$system,$round]=$per; CLIENT[$system,$round]=$client
+    echo "| $round | $([ $system = peer ] && echo 'seed-flask (gunicorn 2+2 sync workers, PostgreSQL, RabbitMQ)' || echo 'ours (make run)') | $rps | $p50 | $p99 | $per | $client |"
   done
 done
 echo
@@ -221,5 +228,8 @@ echo
 for round in $(seq 1 "$ROUNDS"); do
   python3 -c "
 r = ${RATE[ours,$round]} / ${RATE[peer,$round]}; c = ${CPU[peer,$round]} / max(0.01, ${CPU[ours,$round]})
-print(f'round $round: intake {r:.1f}x the peer (goal 10x: {\"met\" if r >= 10 else \"NOT MET\"}); the peer spends {c:.1f}x our CPU per submission')"
+cores = $(nproc)
+ceiling = cores * 1000 / (${CPU[ours,$round]} + ${CLIENT[ours,$round]})
+print(f'round $round: intake {r:.1f}x the peer (goal 10x: {\"met\" if r >= 10 else \"NOT MET\"}); the peer spends {c:.1f}x our CPU per submission (goal 10x: {\"met\" if c >= 10 else \"NOT MET\"})')
+print(f'  at our cost and load.py\'s, {cores} cores could accept at most {ceiling:.0f}/s with no judge at all ({ceiling / ${RATE[peer,$round]}:.1f}x the peer)')"
 done
