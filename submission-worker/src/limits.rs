@@ -8,7 +8,8 @@
 //! manages about a thousand single writes a second, and two counter writes per submission would
 //! halve intake; a NATS compare-and-set costs a fraction of a millisecond.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_nats::jetstream::{self, kv};
 use common::jobs::LIMITS_BUCKET;
@@ -37,7 +38,14 @@ pub struct Counters {
     js: jetstream::Context,
     pub limits: Limits,
     bucket: Arc<OnceCell<kv::Store>>,
+    /// The last value and revision this worker read or wrote of each key: a change is first
+    /// tried as a compare-and-set on it, without reading the entry (one NATS round trip of two
+    /// saved for a user who submits again). A stale one only costs a refused write and a read.
+    known: Arc<Mutex<HashMap<String, (Usage, u64)>>>,
 }
+
+/// Keys whose last value is kept ([`Counters::known`]); past this the memory is forgotten at once.
+const KNOWN_KEYS: usize = 100_000;
 
 /// One user's counters, the value of the key `<user id>`, written as `queued tat_ms`: how many
 /// submissions wait to be judged, and the rate limiter's theoretical arrival time.
@@ -109,6 +117,7 @@ impl Counters {
             js,
             limits,
             bucket: Arc::new(OnceCell::new()),
+            known: Arc::default(),
         }
     }
 
@@ -126,7 +135,7 @@ impl Counters {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let limits = self.limits;
         let taken = common::retry::retry("taking a submission slot", || async {
-            change(self.bucket().await?, user, |u| u.take(now_ms, limits)).await
+            self.change(user, |u| u.take(now_ms, limits)).await
         })
         .await?;
         match taken {
@@ -144,13 +153,11 @@ impl Counters {
     /// Takes a slot of `user`'s rate of runs without grading (its own key, `runs.<user>`, in
     /// the same bucket), or refuses with 429 and `Retry-After`.
     pub async fn acquire_run(&self, user: &str) -> Result<(), SubmissionError> {
-        let bucket = self.bucket().await?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let per_minute = self.limits.runs_per_minute;
-        match change(bucket, &format!("runs.{user}"), |u| {
-            u.take_rate(now_ms, per_minute)
-        })
-        .await?
+        match self
+            .change(&format!("runs.{user}"), |u| u.take_rate(now_ms, per_minute))
+            .await?
         {
             Ok(()) => Ok(()),
             Err(Refusal::Rate(wait_ms)) => Err(SubmissionError::RunRateLimited {
@@ -166,7 +173,7 @@ impl Counters {
     /// would otherwise be lost for good. Returns whether it corrected anything.
     pub async fn correct_queued(&self, user: &str, waiting: i64) -> Result<bool, SubmissionError> {
         let corrected = common::retry::retry("correcting a queue counter", || async {
-            change(self.bucket().await?, user, |mut u| {
+            self.change(user, |mut u| {
                 if u.queued <= waiting {
                     return Err(());
                 }
@@ -188,7 +195,7 @@ impl Counters {
     /// Gives back the queue slot of one submission (judged, or never created).
     pub async fn release(&self, user: &str) {
         let released = common::retry::retry("releasing a queue slot", || async {
-            change(self.bucket().await?, user, |mut u| {
+            self.change(user, |mut u| {
                 u.queued = (u.queued - 1).max(0);
                 Ok::<_, Refusal>(u)
             })
@@ -199,51 +206,68 @@ impl Counters {
             tracing::warn!(user, error = %e, "releasing a queue slot");
         }
     }
-}
 
-/// Applies `f` to the user's counters by compare-and-set on the key's revision, retrying when
-/// another replica wrote in between. `f` may refuse; then nothing is written.
-async fn change<R>(
-    bucket: &kv::Store,
-    user: &str,
-    f: impl Fn(Usage) -> Result<Usage, R>,
-) -> Result<Result<(), R>, SubmissionError> {
-    loop {
-        let entry = bucket.entry(user).await.map_err(counter_error)?;
-        let (current, revision) = match &entry {
-            Some(e) if e.operation == kv::Operation::Put => (Usage::parse(&e.value), Some(e.revision)),
-            _ => (Usage::default(), None),
-        };
-        let next = match f(current) {
-            Ok(next) => next,
-            Err(refused) => return Ok(Err(refused)),
-        };
-        if next == current {
-            return Ok(Ok(()));
-        }
-        let written = match revision {
-            Some(r) => bucket
-                .update(user, next.encode(), r)
-                .await
-                .map(|_| ())
-                .map_err(|e| {
+    /// Applies `f` to the counters under `key` by compare-and-set on the key's revision: first on
+    /// the value this worker last saw (no read), then, when that write is refused or `f` refuses
+    /// or changes nothing on it, on the entry as read — retrying when another replica wrote in
+    /// between. `f` may refuse; then nothing is written. A refusal is only ever given on a value
+    /// just read.
+    async fn change<R>(
+        &self,
+        key: &str,
+        f: impl Fn(Usage) -> Result<Usage, R>,
+    ) -> Result<Result<(), R>, SubmissionError> {
+        let bucket = self.bucket().await?;
+        let mut known = self.known.lock().expect("counters cache").get(key).copied();
+        loop {
+            let fresh = known.is_none();
+            let (current, revision) = match known.take() {
+                Some((usage, revision)) => (usage, Some(revision)),
+                None => match bucket.entry(key).await.map_err(counter_error)? {
+                    Some(e) if e.operation == kv::Operation::Put => {
+                        (Usage::parse(&e.value), Some(e.revision))
+                    }
+                    _ => (Usage::default(), None),
+                },
+            };
+            let next = match f(current) {
+                Ok(next) if next != current => next,
+                Ok(_) if fresh => return Ok(Ok(())),
+                Err(refused) if fresh => return Ok(Err(refused)),
+                // What this worker last saw may be old: decide on the entry itself.
+                _ => continue,
+            };
+            let written = match revision {
+                Some(r) => bucket.update(key, next.encode(), r).await.map_err(|e| {
                     (
                         e.kind() == kv::UpdateErrorKind::WrongLastRevision
                             || common::nats::is_write_conflict(&e),
                         counter_error(e),
                     )
                 }),
-            None => bucket.create(user, next.encode()).await.map(|_| ()).map_err(|e| {
-                (
-                    e.kind() == kv::CreateErrorKind::AlreadyExists || common::nats::is_write_conflict(&e),
-                    counter_error(e),
-                )
-            }),
-        };
-        match written {
-            Ok(()) => return Ok(Ok(())),
-            Err((true, _)) => continue,
-            Err((false, e)) => return Err(e),
+                None => bucket.create(key, next.encode()).await.map_err(|e| {
+                    (
+                        e.kind() == kv::CreateErrorKind::AlreadyExists || common::nats::is_write_conflict(&e),
+                        counter_error(e),
+                    )
+                }),
+            };
+            match written {
+                Ok(revision) => {
+                    let mut cache = self.known.lock().expect("counters cache");
+                    if cache.len() >= KNOWN_KEYS {
+                        cache.clear();
+                    }
+                    cache.insert(key.to_owned(), (next, revision));
+                    return Ok(Ok(()));
+                }
+                // Another writer was first: read the entry and decide again.
+                Err((true, _)) => continue,
+                Err((false, e)) => {
+                    self.known.lock().expect("counters cache").remove(key);
+                    return Err(e);
+                }
+            }
         }
     }
 }

@@ -422,3 +422,47 @@ async fn comments_on_problems() {
     let r: Value = stack.get_json("/api/problems/aplusb/comments").await;
     assert_eq!(r["items"].as_array().unwrap().len(), 4);
 }
+
+/// Two workers' counters on one bucket: each keeps the last value it saw and writes on it without
+/// reading, so each is often behind the other. The limit holds exactly all the same, and a slot
+/// given back by one is seen by the other.
+#[tokio::test]
+async fn the_queue_limit_holds_exactly_across_workers_that_each_remember_the_counters() {
+    use submission_worker::error::SubmissionError;
+    use submission_worker::limits::{Counters, Limits};
+    let stack = Stack::start(StackOptions::default()).await;
+    let js = async_nats::jetstream::new(stack.nats.client("submission").await);
+    let limits = Limits {
+        max_queued: 3,
+        per_minute: 1000,
+        runs_per_minute: 1000,
+    };
+    let (a, b) = (Counters::new(js.clone(), limits), Counters::new(js, limits));
+    let queued = |r: Result<(), SubmissionError>| match r {
+        Ok(()) => true,
+        Err(SubmissionError::TooManyQueued { .. }) => false,
+        Err(e) => panic!("{e}"),
+    };
+    for round in 0..3 {
+        // a, b, a take the three slots; every further one is refused by either.
+        assert!(queued(a.acquire("u").await), "round {round}");
+        assert!(queued(b.acquire("u").await), "round {round}");
+        assert!(queued(a.acquire("u").await), "round {round}");
+        assert!(!queued(b.acquire("u").await), "round {round}: a fourth slot");
+        assert!(!queued(a.acquire("u").await), "round {round}: a fourth slot");
+        // One given back by b is taken by a (whose memory is behind b's), and only one.
+        b.release("u").await;
+        assert!(queued(a.acquire("u").await), "round {round}: the slot b gave back");
+        assert!(!queued(b.acquire("u").await), "round {round}");
+        for counters in [&a, &b, &a] {
+            counters.release("u").await;
+        }
+    }
+    // All given back: the entry says nothing is queued.
+    let bucket = async_nats::jetstream::new(stack.nats.client("admin").await)
+        .get_key_value(common::jobs::LIMITS_BUCKET)
+        .await
+        .unwrap();
+    let entry = bucket.entry("u").await.unwrap().expect("the counters");
+    assert!(std::str::from_utf8(&entry.value).unwrap().starts_with("0 "), "{entry:?}");
+}
