@@ -21,18 +21,6 @@ fn judge(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Value {
-    judge_logged(package, language, file_name, source, extra, env).0
-}
-
-/// [`judge`], also giving what the judge logged.
-fn judge_logged(
-    package: &Path,
-    language: &str,
-    file_name: &str,
-    source: &str,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> (Value, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join(file_name);
     std::fs::write(&file, source).expect("write source");
@@ -45,15 +33,15 @@ fn judge_logged(
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run judge-worker");
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "not one JSON report ({e}): {}\n{log}",
+            "not one JSON report ({e}): {}\n{}",
             String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         )
     });
     eprintln!("{language} {file_name}: {report}");
-    (report, log)
+    report
 }
 
 fn package(dir: &Path, time_limit: f64, answer: &str) -> std::path::PathBuf {
@@ -398,7 +386,7 @@ int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC *
 }
 
 /// Processes spinning on one CPU, each in a session of its own (so that the kernel's grouping of
-/// tasks by session gives each a whole share), for `seconds`, or until dropped.
+/// tasks by session gives each a whole share), for at most `seconds`, or until dropped.
 struct SessionHogs(Vec<std::process::Child>);
 
 impl SessionHogs {
@@ -431,6 +419,7 @@ impl Drop for SessionHogs {
     fn drop(&mut self) {
         for c in &mut self.0 {
             // The session of `timeout` holds its shell; killing the group ends both.
+            // SAFETY: a signal to a process group we started.
             unsafe { libc::kill(-(c.id() as i32), libc::SIGKILL) };
             let _ = c.wait();
         }
@@ -439,32 +428,62 @@ impl Drop for SessionHogs {
 
 #[test]
 fn a_run_the_machine_starves_past_the_wall_clock_cap_is_run_again_not_judged_too_slow() {
+    use std::io::BufRead;
     if !support::can_sandbox() {
         return;
     }
     let cpu = *sandbox::allowed_cpus().last().expect("at least one CPU");
     let dir = tempfile::tempdir().expect("tempdir");
     let pkg = package(dir.path(), 1.0, "3\n");
+    let source = dir.path().join("worker.c");
     // 0.8 s of CPU, within the 1 s limit; with six processes of other sessions spinning on its
     // CPU it gets a seventh of it, so it would need 5.6 s of wall time: past the cap of three
     // times its 1 s wall clock, however much of its wait is given back.
-    let worker = r#"#include <stdio.h>
+    std::fs::write(
+        &source,
+        r#"#include <stdio.h>
 #include <time.h>
 int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC * 4 / 5) x++;
-  puts("3"); return 0; }"#;
-    let arg = cpu.to_string();
-    let extra = [
-        "--uid-base",
-        "63690",
-        "--cpus",
-        &arg,
-        "--wall-time-overshoot",
-        "0ms",
-    ];
-    // The flood lasts 5 s: the compile and the first run or two meet it, a later run does not.
-    let hogs = SessionHogs::on(cpu, 6, 5);
-    let (r, log) = judge_logged(&pkg, "c", "worker.c", worker, &extra, &[]);
-    drop(hogs);
+  puts("3"); return 0; }"#,
+    )
+    .expect("write source");
+    let hogs = SessionHogs::on(cpu, 6, 120);
+    let mut judge = Command::new(env!("CARGO_BIN_EXE_judge-worker"))
+        .args(["judge", "--uid-base", "63690", "--cpus", &cpu.to_string()])
+        .args([
+            "--wall-time-overshoot",
+            "0ms",
+            "--json",
+            "--language",
+            "c",
+            "--problem",
+        ])
+        .arg(&pkg)
+        .arg(&source)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run judge-worker");
+    // The flood lasts until the judge says a run was starved (the compile's or the test's), so
+    // the run after the pause meets a quiet machine however slow this one is.
+    let stderr = judge.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut hogs = Some(hogs);
+        let mut log = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("too busy to time the run") {
+                hogs = None;
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+        drop(hogs);
+        log
+    });
+    let out = judge.wait_with_output().expect("judge-worker ran");
+    let log = reader.join().expect("log reader");
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not one JSON report ({e}): {log}"));
     assert!(
         log.contains("too busy to time the run"),
         "no run was starved past the cap, so this test proves nothing: {log}"

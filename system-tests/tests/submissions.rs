@@ -452,7 +452,10 @@ async fn the_queue_limit_holds_exactly_across_workers_that_each_remember_the_cou
         assert!(!queued(a.acquire("u").await), "round {round}: a fourth slot");
         // One given back by b is taken by a (whose memory is behind b's), and only one.
         b.release("u").await;
-        assert!(queued(a.acquire("u").await), "round {round}: the slot b gave back");
+        assert!(
+            queued(a.acquire("u").await),
+            "round {round}: the slot b gave back"
+        );
         assert!(!queued(b.acquire("u").await), "round {round}");
         for counters in [&a, &b, &a] {
             counters.release("u").await;
@@ -464,5 +467,8 @@ async fn the_queue_limit_holds_exactly_across_workers_that_each_remember_the_cou
         .await
         .unwrap();
     let entry = bucket.entry("u").await.unwrap().expect("the counters");
-    assert!(std::str::from_utf8(&entry.value).unwrap().starts_with("0 "), "{entry:?}");
+    assert!(
+        std::str::from_utf8(&entry.value).unwrap().starts_with("0 "),
+        "{entry:?}"
+    );
 }
