@@ -382,7 +382,9 @@ int main(void) { volatile unsigned long x = 0; while (clock() < CLOCKS_PER_SEC *
     let r = on_the_loaded_cpu("sleep.c", sleeper);
     assert_eq!(verdict(&r), "time_limit_exceeded", "{r}");
     let wall = r["tests"][0]["wall_time_ms"].as_u64().expect("wall time");
-    assert!((2000..2500).contains(&wall), "the sleeper stopped at {wall} ms");
+    // The judge's clock starts as it hands the run over, the reported wall time at the fork
+    // inside the sandbox a little later (CI once saw 1,997 ms on a busy machine).
+    assert!((1900..2500).contains(&wall), "the sleeper stopped at {wall} ms");
 }
 
 /// Processes spinning on one CPU, each in a session of its own (so that the kernel's grouping of
