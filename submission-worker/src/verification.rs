@@ -123,21 +123,41 @@ fn job_of(check: &CheckRecord, problem: &ProblemRecord) -> GradingJob {
     }
 }
 
-/// Publishes the jobs of `checks` (of version `problem`), marking each published one's outbox
-/// entry done; what fails stays pending for the sweep.
+/// Publishes the jobs of `checks` (of version `problem`), marking the published ones' outbox
+/// entries done; what fails stays pending for the sweep. The jobs go out together, each waiting
+/// only for its own ack, and are marked in one write: an upload's checks reach the judges at once.
 pub async fn publish(svc: &Service, problem: &ProblemRecord, checks: &[CheckRecord]) {
-    for check in checks {
-        if let Err(e) = crate::submissions::publish_job(&svc.js, &job_of(check, problem)).await {
+    /// Publishes awaiting their acks at once.
+    const IN_FLIGHT: usize = 64;
+    let mut published = Vec::new();
+    for chunk in checks.chunks(IN_FLIGHT) {
+        let sent =
+            futures::future::join_all(chunk.iter().map(|check| publish_one(svc, problem, check))).await;
+        published.extend(sent.into_iter().flatten());
+    }
+    if published.is_empty() {
+        return;
+    }
+    let done = svc
+        .store
+        .checks
+        .update_many(
+            doc! {"_id": {"$in": &published}},
+            doc! {"$set": {"outbox": Outbox::Done}},
+        )
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "marking verification jobs published (the sweep publishes them again; the stream drops the copies)");
+    }
+}
+
+/// Publishes one check's job; gives its id when the stream has it.
+async fn publish_one(svc: &Service, problem: &ProblemRecord, check: &CheckRecord) -> Option<String> {
+    match crate::submissions::publish_job(&svc.js, &job_of(check, problem)).await {
+        Ok(()) => Some(check.id.clone()),
+        Err(e) => {
             tracing::warn!(check = %check.id, error = %e, "verification job not published yet; the sweep will retry");
-            return;
-        }
-        let done = svc
-            .store
-            .checks
-            .update_one(doc! {"_id": &check.id}, doc! {"$set": {"outbox": Outbox::Done}})
-            .await;
-        if let Err(e) = done {
-            tracing::warn!(check = %check.id, error = %e, "marking a verification job published");
+            None
         }
     }
 }
