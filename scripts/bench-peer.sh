@@ -10,8 +10,8 @@
 # starts (edge, workers, nats-server, nx-27017) except the judge, which grades meanwhile; the
 # peer's — both gunicorn services, PostgreSQL and RabbitMQ (both already running here, as the
 # peer's README says; they serve nothing else during the run). The load script's own CPU is in
-# neither: it is reported beside them, with what it leaves of the machine — the most either
-# system could accept on these cores if nothing else ran (no judge).
+# neither: it is reported beside them, with the most our stack could accept on these cores at its
+# measured cost if the judge's own grading took no CPU.
 #
 # BENCH_PEER_JUDGE_SHARES=N (an experiment, unset by default): in our turns the judge and every
 # process it starts go into a cgroup v1 `cpu` group with cpu.shares N (1024 is one session's
@@ -231,5 +231,5 @@ r = ${RATE[ours,$round]} / ${RATE[peer,$round]}; c = ${CPU[peer,$round]} / max(0
 cores = $(nproc)
 ceiling = cores * 1000 / (${CPU[ours,$round]} + ${CLIENT[ours,$round]})
 print(f'round $round: intake {r:.1f}x the peer (goal 10x: {\"met\" if r >= 10 else \"NOT MET\"}); the peer spends {c:.1f}x our CPU per submission (goal 10x: {\"met\" if c >= 10 else \"NOT MET\"})')
-print(f'  at our cost and load.py\'s, {cores} cores could accept at most {ceiling:.0f}/s with no judge at all ({ceiling / ${RATE[peer,$round]}:.1f}x the peer)')"
+print(f'  at our cost (judge live) and load.py\'s, {cores} cores could accept at most {ceiling:.0f}/s if the judge itself took no CPU ({ceiling / ${RATE[peer,$round]}:.1f}x the peer)')"
 done
