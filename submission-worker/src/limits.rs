@@ -38,9 +38,9 @@ pub struct Counters {
     js: jetstream::Context,
     pub limits: Limits,
     bucket: Arc<OnceCell<kv::Store>>,
-    /// The last value and revision this worker read or wrote of each key: a change is first
-    /// tried as a compare-and-set on it, without reading the entry (one NATS round trip of two
-    /// saved for a user who submits again). A stale one only costs a refused write and a read.
+    /// The last value and revision this worker wrote of each key: a change is first tried as a
+    /// compare-and-set on it, without reading the entry (one NATS round trip of two saved for a
+    /// user who submits again). A stale one only costs a refused write and a read.
     known: Arc<Mutex<HashMap<String, (Usage, u64)>>>,
 }
 
