@@ -226,23 +226,27 @@ pub async fn sweep(svc: &Service, before_ms: i64) -> Result<usize, mongodb::erro
         .await?
         .try_collect()
         .await?;
-    let mut published = 0;
+    // By version: one read of each, and its pending checks published together.
+    let mut by_version: std::collections::BTreeMap<String, Vec<CheckRecord>> = Default::default();
     for check in pending {
-        let Some(version) = svc
-            .store
-            .versions
-            .find_one(doc! {"_id": &check.version_key})
-            .await?
-        else {
-            // Its upload stopped before storing the version: nothing will read it.
-            svc.store.checks.delete_one(doc! {"_id": &check.id}).await?;
+        by_version
+            .entry(check.version_key.clone())
+            .or_default()
+            .push(check);
+    }
+    let mut published = 0;
+    for (key, checks) in by_version {
+        let Some(version) = svc.store.versions.find_one(doc! {"_id": &key}).await? else {
+            // Its upload stopped before storing the version: nothing will read them.
+            let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+            svc.store.checks.delete_many(doc! {"_id": {"$in": ids}}).await?;
             continue;
         };
         if version.unfinished_ms.is_some() {
             continue;
         }
-        publish(svc, &version.problem, std::slice::from_ref(&check)).await;
-        published += 1;
+        publish(svc, &version.problem, &checks).await;
+        published += checks.len();
     }
     Ok(published)
 }

@@ -347,7 +347,8 @@ async fn a_package_is_verified_at_upload_and_held_back_when_its_submissions_disa
 /// An upload that stopped half-way (its worker died between the version record and the problem
 /// write) never stays `running`: once it is older than a minute the sweep removes it with its
 /// checks when the problem was never written, and finishes it when only the last mark was lost;
-/// a younger one is left to its upload.
+/// a younger one is left to its upload. Checks whose publishing was lost are sent again, and
+/// those of a version never stored are removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_stopped_half_way_is_removed_or_finished_never_left_running() {
     use mongodb::bson::{doc, Document};
@@ -396,7 +397,19 @@ async fn an_upload_stopped_half_way_is_removed_or_finished_never_left_running() 
         "language": "python3", "expected": ["accepted"], "source": ECHO, "status": "queued",
         "outbox": "pending", "created_ms": now - 120_000,
     };
-    checks.insert_one(check).await.unwrap();
+    checks.insert_one(check.clone()).await.unwrap();
+    // And checks whose publishing was lost: two of the finished `echo:1`, sent again together,
+    // and one whose version was never stored, removed.
+    for (id, key) in [
+        ("verify:echo:1:8", "echo:1"),
+        ("verify:echo:1:9", "echo:1"),
+        ("verify:gone:1:0", "gone:1"),
+    ] {
+        let mut lost = check.clone();
+        lost.insert("_id", id);
+        lost.insert("version_key", key);
+        checks.insert_one(lost).await.unwrap();
+    }
     versions
         .update_one(
             doc! {"_id": "other:1"},
@@ -409,12 +422,17 @@ async fn an_upload_stopped_half_way_is_removed_or_finished_never_left_running() 
     loop {
         let gone = versions.find_one(doc! {"_id": "echo:2"}).await.unwrap().is_none();
         let other = versions.find_one(doc! {"_id": "other:1"}).await.unwrap().unwrap();
-        if gone && !other.contains_key("unfinished_ms") {
+        let resent = checks
+            .count_documents(doc! {"version_key": "echo:1", "outbox": "done", "_id": {"$in": ["verify:echo:1:8", "verify:echo:1:9"]}})
+            .await
+            .unwrap();
+        let orphan = checks.find_one(doc! {"_id": "verify:gone:1:0"}).await.unwrap();
+        if gone && !other.contains_key("unfinished_ms") && resent == 2 && orphan.is_none() {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the sweep left a dead upload: echo:2 gone {gone}, other:1 {other}"
+            "the sweep left work undone: echo:2 gone {gone}, other:1 {other}, lost checks sent again {resent} of 2, orphan {orphan:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
