@@ -1,5 +1,7 @@
 //! Group commit for new submissions: concurrent creates are written with one `insert_many`
-//! instead of one `insert_one` each, and their jobs are marked published with one `update_many`.
+//! instead of one `insert_one` each. (A new submission's job is published before its record is
+//! written, so the record is born marked published; jobs published later — by the outbox sweep,
+//! by a rejudge — are marked with one `update_many` for many.)
 //!
 //! The batching is opportunistic: a writer takes whatever is waiting (up to [`MAX_BATCH`]) the
 //! moment the previous write returns, so a lone request is written at once and adds no latency,

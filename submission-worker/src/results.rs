@@ -13,8 +13,39 @@ use crate::consume::{consume, Outcome};
 use crate::limits::Counters;
 use crate::store::{Store, SubmissionRecord};
 
+/// How long a verdict waits for a record that is not there: a new submission's record is written
+/// just after its job is published, so a verdict can overtake it by the time of that write. A job
+/// whose record never came (its worker died between the two) was graded for nobody; its verdict
+/// is dropped once its id is this old.
+const RECORD_WAIT_MS: i64 = 120_000;
+
+/// What became of an update.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Stored, or rightly ignored (a repeat, or of a judging that is over).
+    Done,
+    /// A verdict for a submission whose record is not written yet: to be tried again.
+    Early,
+}
+
+/// Whether a submission with this (UUIDv7) id may still be about to be written at `now_ms`.
+fn may_be_written_yet(id: &str, now_ms: i64) -> bool {
+    let created_ms = uuid::Uuid::parse_str(id)
+        .ok()
+        .and_then(|u| u.get_timestamp())
+        .map(|t| {
+            let (secs, nanos) = t.to_unix();
+            secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+        });
+    created_ms.is_some_and(|ms| now_ms - ms < RECORD_WAIT_MS)
+}
+
 /// Applies one update.
-pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -> mongodb::error::Result<()> {
+pub async fn apply(
+    store: &Store,
+    counters: &Counters,
+    update: &GradingUpdate,
+) -> mongodb::error::Result<Applied> {
     let now = chrono::Utc::now().timestamp_millis();
     // Only the judging in progress: an update of an earlier one (redelivered after a rejudge
     // began) changes nothing.
@@ -39,22 +70,39 @@ pub async fn apply(store: &Store, counters: &Counters, update: &GradingUpdate) -
             .find_one_and_update(filter, doc! {"$set": set})
             .projection(doc! {"source": 0, "tests": 0, "compile_output": 0})
             .await?;
-        if let (Some(before), GradingStatus::Judged { report }) = (before, &update.status) {
-            metrics::counter!(
-                "submissions_judged_total",
-                "language" => before.language.clone(),
-                "verdict" => report.verdict.as_str()
-            )
-            .increment(1);
-            // A rejudged submission took none of its author's slots.
-            if update.judging <= 1 {
-                counters.release(&before.user_id).await;
+        match (before, &update.status) {
+            (Some(before), GradingStatus::Judged { report }) => {
+                metrics::counter!(
+                    "submissions_judged_total",
+                    "language" => before.language.clone(),
+                    "verdict" => report.verdict.as_str()
+                )
+                .increment(1);
+                // A rejudged submission took none of its author's slots.
+                if update.judging <= 1 {
+                    counters.release(&before.user_id).await;
+                }
             }
+            // Nothing moved: a repeat, or the first verdict before its record (only a first
+            // judging has a job older than its record). Told apart by one read, on this rare path.
+            (None, _) if update.judging <= 1 && may_be_written_yet(&update.submission_id, now) => {
+                let exists = store
+                    .submissions
+                    .clone_with_type::<mongodb::bson::Document>()
+                    .find_one(doc! {"_id": &update.submission_id})
+                    .projection(doc! {"_id": 1})
+                    .await?;
+                if exists.is_none() {
+                    return Ok(Applied::Early);
+                }
+            }
+            _ => {}
         }
     } else {
+        // Progress before the record is dropped: the verdict that follows is what counts.
         store.submissions.update_one(filter, doc! {"$set": set}).await?;
     }
-    Ok(())
+    Ok(Applied::Done)
 }
 
 /// Pulls results from the shared durable consumer until `stop` resolves.
@@ -74,12 +122,16 @@ pub async fn run(
             }
         };
         let applied = if jobs::is_packaged_job(&update.submission_id) {
-            crate::verification::apply(store, &update).await.map_err(|e| e.to_string())
+            crate::verification::apply(store, &update).await.map(|()| Applied::Done).map_err(|e| e.to_string())
         } else {
             apply(store, counters, &update).await.map_err(|e| e.to_string())
         };
         match applied {
-            Ok(()) => Outcome::Done,
+            Ok(Applied::Done) => Outcome::Done,
+            Ok(Applied::Early) => {
+                tracing::debug!(submission = %update.submission_id, "a verdict before its record; will retry");
+                Outcome::Retry
+            }
             Err(e) => {
                 tracing::warn!(error = %e, submission = %update.submission_id, "storing a result failed; will retry");
                 Outcome::Retry
@@ -87,4 +139,28 @@ pub async fn run(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_waited_for_while_its_id_is_young() {
+        let at = |ms: u64| {
+            uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                ms / 1000,
+                (ms % 1000) as u32 * 1_000_000,
+            ))
+            .to_string()
+        };
+        let now = 1_800_000_000_000_i64;
+        assert!(may_be_written_yet(&at(now as u64), now));
+        assert!(may_be_written_yet(&at(now as u64 - 119_000), now));
+        assert!(!may_be_written_yet(&at(now as u64 - 121_000), now));
+        // Not a UUIDv7 (a packaged check's id, a v4): nothing to wait for.
+        assert!(!may_be_written_yet("check-1", now));
+        assert!(!may_be_written_yet(&uuid::Uuid::new_v4().to_string(), now));
+    }
 }

@@ -1,5 +1,6 @@
-//! Submissions: saved first, then published to the jobs stream with the submission id as the
-//! message id (a retried publish is not judged twice); results come back through
+//! Submissions: published to the jobs stream with the submission id as the message id (a retried
+//! publish is not judged twice), then saved, already marked published (or `pending` for the
+//! outbox sweep when the stream did not take the job); results come back through
 //! [`crate::results`].
 
 use common::api::{self, body, NewSubmission, Status, SubmissionAccepted, SubmissionQuery};
@@ -57,7 +58,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         Some(key) => format!("{user_id}:{key}"),
         None => id.clone(),
     };
-    let record = SubmissionRecord {
+    let mut record = SubmissionRecord {
         id: id.clone(),
         user_id: user_id.clone(),
         problem_id,
@@ -70,7 +71,7 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
         created_at,
         idem: idem.clone(),
         order: id.clone(),
-        outbox: Outbox::Pending,
+        outbox: Outbox::Done,
         progress: None,
         outcome: Default::default(),
         updated_ms: None,
@@ -87,25 +88,38 @@ pub async fn create(svc: &Service, caller: &Caller, body: &[u8]) -> Result<Answe
     }
     let job = job_of(&record);
     acquire(svc, &user_id).await?;
-    match svc.committer.insert(record).await {
-        Ok(()) => {}
-        Err(Refused::Duplicate) => {
-            // A repeat of an earlier request, racing this one: it takes no slot of its own.
-            svc.counters.release(&user_id).await;
-            let existing = find_by_key(svc, &idem)
-                .await?
-                .ok_or(SubmissionError::IdempotencyConflict)?;
-            return Ok(repeated(&existing));
+    // The job goes into the stream before the record is written, so the record is written once,
+    // already marked published: marking it afterwards cost the store as much as the insert. A
+    // job whose record is refused as a repeat is taken back out; one whose record is lost (the
+    // worker dies, the store fails) is graded for nobody (its client got no 202); a verdict
+    // that overtakes its record waits for it ([`crate::results`]). A job the stream does not
+    // take now is saved `pending` and published by the sweep, so the client's 202 stands.
+    let published = match publish_job(&svc.js, &job).await {
+        Ok(seq) => Some(seq),
+        Err(e) => {
+            tracing::warn!(submission = %id, error = %e, "job not published yet; the sweep will retry");
+            record.outbox = Outbox::Pending;
+            None
         }
-        Err(Refused::Store(e)) => {
-            svc.counters.release(&user_id).await;
-            return Err(e.into());
+    };
+    if let Err(refused) = svc.committer.insert(record).await {
+        svc.counters.release(&user_id).await;
+        match refused {
+            // A repeat of an earlier request, racing this one: it takes no slot of its own, and
+            // its job (certainly without a record) is taken back.
+            Refused::Duplicate => {
+                if let Some(seq) = published {
+                    withdraw(svc, &id, seq).await;
+                }
+                let existing = find_by_key(svc, &idem)
+                    .await?
+                    .ok_or(SubmissionError::IdempotencyConflict)?;
+                return Ok(repeated(&existing));
+            }
+            // The record may have been written all the same: its job stays.
+            Refused::Store(e) => return Err(e.into()),
         }
     }
-
-    // Saved with `outbox: pending`; a job that cannot be published now (the broker is away)
-    // is published later by the sweep, so the client's 202 stands either way.
-    publish(svc, &job).await;
     metrics::counter!("submissions_created_total", "language" => job.language.clone()).increment(1);
     tracing::info!(submission = %id, "submission queued");
     Ok(accepted(&id, Status::Queued))
@@ -245,9 +259,27 @@ pub async fn publish(svc: &Service, job: &GradingJob) -> bool {
     true
 }
 
+/// Takes a new submission's job (stream sequence `seq` of `JOBS`) back out of the stream when its
+/// record was refused as a repeat. Best effort: a job left there is graded for a submission
+/// nobody has, and its verdict is dropped.
+async fn withdraw(svc: &Service, id: &str, seq: u64) {
+    let deleted = match svc.js.get_stream_no_info(common::jobs::JOBS_STREAM).await {
+        Ok(jobs) => jobs
+            .delete_message(seq)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = deleted {
+        tracing::warn!(submission = %id, seq, error = %e, "could not take back the job of a refused submission");
+    }
+}
+
 /// Publishes a job and waits for JetStream to store it: a new submission's on the `JOBS` stream;
-/// a rejudge's, or one verifying a package, on `REJUDGE`, behind new submissions.
-pub async fn publish_job(js: &async_nats::jetstream::Context, job: &GradingJob) -> Result<(), String> {
+/// a rejudge's, or one verifying a package, on `REJUDGE`, behind new submissions. Returns the
+/// job's stream sequence.
+pub async fn publish_job(js: &async_nats::jetstream::Context, job: &GradingJob) -> Result<u64, String> {
     let (subject, message_id) = if job.judging > 1 || common::jobs::is_packaged_job(&job.submission_id) {
         (
             subjects::jobs::REJUDGE,
@@ -260,7 +292,7 @@ pub async fn publish_job(js: &async_nats::jetstream::Context, job: &GradingJob) 
     h.insert(subjects::headers::MESSAGE_ID, message_id.as_str());
     let body = serde_json::to_vec(job).expect("jobs serialise");
     match js.publish_with_headers(subject, h, body.into()).await {
-        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+        Ok(ack) => ack.await.map(|a| a.sequence).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -154,7 +154,7 @@ pub async fn publish(svc: &Service, problem: &ProblemRecord, checks: &[CheckReco
 /// Publishes one check's job; gives its id when the stream has it.
 async fn publish_one(svc: &Service, problem: &ProblemRecord, check: &CheckRecord) -> Option<String> {
     match crate::submissions::publish_job(&svc.js, &job_of(check, problem)).await {
-        Ok(()) => Some(check.id.clone()),
+        Ok(_) => Some(check.id.clone()),
         Err(e) => {
             tracing::warn!(check = %check.id, error = %e, "verification job not published yet; the sweep will retry");
             None

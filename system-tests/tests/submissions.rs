@@ -261,6 +261,109 @@ async fn a_job_that_could_not_be_published_is_published_later() {
     assert_eq!(stream.info().await.unwrap().state.messages, 1, "published once");
 }
 
+/// A judged update for `id`, as a judge publishes it.
+async fn publish_verdict(js: &async_nats::jetstream::Context, id: &str) {
+    let update = common::jobs::GradingUpdate {
+        submission_id: id.into(),
+        attempt: 1,
+        judging: 1,
+        status: common::jobs::GradingStatus::Judged {
+            report: common::JudgeReport {
+                verdict: common::Verdict::Accepted,
+                run_time_ms: 7,
+                memory_kb: 1,
+                tests: Vec::new(),
+                compile_output: None,
+                error: None,
+                score: None,
+                max_score: None,
+                groups: Vec::new(),
+            },
+        },
+    };
+    js.publish(
+        common::subjects::jobs::results(id),
+        serde_json::to_vec(&update).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+}
+
+/// A new submission's job is published before its record is written, so a quick judge's verdict
+/// can come first: it waits for the record instead of being lost (the submission would stay
+/// queued for ever). A verdict whose record never comes (its worker died between the two) is
+/// dropped once its id is old, not retried without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verdict_that_overtakes_its_record_waits_for_it() {
+    use mongodb::bson::{doc, Document};
+    use std::time::{Duration, Instant};
+    let (stack, _judge, _admin, user) = setup().await;
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": "int main(){}"});
+    let (status, created) = submit(&stack, &user, &body, None).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Written once, already marked published: no second write for the outbox.
+    let store = mongodb::Client::with_uri_str(&stack.mongo.uri).await.unwrap();
+    let submissions = store
+        .database(&stack.mongo.database)
+        .collection::<Document>("submissions");
+    let record = submissions
+        .find_one_and_delete(doc! {"_id": &id})
+        .await
+        .unwrap()
+        .expect("the record");
+    assert_eq!(record.get_str("outbox").unwrap(), "done", "{record}");
+
+    // The verdict comes while the record is away; the record comes two seconds later.
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    publish_verdict(&js, &id).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    submissions.insert_one(&record).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Value = stack
+            .get_auth(&format!("/api/submissions/{id}"), &user)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if got["status"] == "judged" {
+            assert_eq!(got["verdict"], "accepted", "{got}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the early verdict was lost: {got}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A verdict for an id from three minutes ago that has no record: acked, not redelivered.
+    let old = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        (chrono::Utc::now().timestamp() - 180) as u64,
+        0,
+    ))
+    .to_string();
+    publish_verdict(&js, &old).await;
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
+        .get_consumer_from_stream(common::jobs::RESULTS_CONSUMER, common::jobs::RESULTS_STREAM)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = consumer.info().await.unwrap().clone();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the verdict without a record is still pending: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(submissions.find_one(doc! {"_id": &old}).await.unwrap().is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_user_cannot_queue_without_bound() {
     let stack = Stack::start(StackOptions {
