@@ -97,6 +97,7 @@ bench: setup
 	@scripts/languages.sh --check || true
 	@scripts/cgroup-vm.sh --bench
 	$(CARGO) bench -p system-tests --bench pipeline
+	$(CARGO) bench -p system-tests --bench results
 	$(CARGO) bench -p system-tests --bench store_growth
 	$(CARGO) bench -p system-tests --bench verification
 	@$(MAKE) --no-print-directory build

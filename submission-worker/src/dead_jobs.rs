@@ -11,12 +11,12 @@ use common::jobs::{self, GradingJob, GradingStatus, GradingUpdate, MaxDeliveries
 use common::subjects;
 use common::JudgeReport;
 
-use crate::consume::{consume, Outcome};
+use crate::consume::{consume_each, Outcome};
 
 /// Reads advisories until `stop` resolves.
 pub async fn run(js: jetstream::Context, stop: impl std::future::Future<Output = ()>) {
     let context = &js;
-    consume(
+    consume_each(
         js.clone(),
         jobs::DEAD_JOBS_STREAM,
         jobs::DEAD_JOBS_CONSUMER,

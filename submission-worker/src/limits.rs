@@ -194,9 +194,14 @@ impl Counters {
 
     /// Gives back the queue slot of one submission (judged, or never created).
     pub async fn release(&self, user: &str) {
+        self.release_many(user, 1).await
+    }
+
+    /// Gives back the queue slots of `n` of `user`'s submissions, in one write.
+    pub async fn release_many(&self, user: &str, n: i64) {
         let released = common::retry::retry("releasing a queue slot", || async {
             self.change(user, |mut u| {
-                u.queued = (u.queued - 1).max(0);
+                u.queued = (u.queued - n).max(0);
                 Ok::<_, Refusal>(u)
             })
             .await

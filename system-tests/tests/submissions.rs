@@ -364,6 +364,111 @@ async fn a_verdict_that_overtakes_its_record_waits_for_it() {
     assert!(submissions.find_one(doc! {"_id": &old}).await.unwrap().is_none());
 }
 
+/// The results at hand are stored in one write, as if one by one: a verdict moves its submission
+/// to judged once (a repeat in the same batch, a progress update after it and an update of
+/// another judging change nothing), each judged submission frees exactly one of its author's
+/// queue slots, and a verdict whose record is not written yet is handed back to be tried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_at_hand_are_applied_together_and_free_one_slot_each() {
+    use common::jobs::{GradingStatus, GradingUpdate};
+    use submission_worker::results::{apply, Applied};
+    let (stack, _judge, _admin, user) = setup().await;
+    let body = json!({"problem_id": "aplusb", "language": "c", "source": "int main(){}"});
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let (status, created) = submit(&stack, &user, &body, None).await;
+        assert_eq!(status, 202, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let me: Value = stack.get_auth("/api/auth/me", &user).await.json().await.unwrap();
+    let user_id = me["id"].as_str().unwrap();
+    let js = async_nats::jetstream::new(stack.nats.client("admin").await);
+    let bucket = js.get_key_value(common::jobs::LIMITS_BUCKET).await.unwrap();
+    let queued = || async {
+        let entry = bucket.entry(user_id).await.unwrap().expect("the user's counters");
+        let value = String::from_utf8(entry.value.to_vec()).unwrap();
+        value.split(' ').next().unwrap().parse::<i64>().unwrap()
+    };
+    assert_eq!(queued().await, 4);
+
+    let store = submission_worker::store::connect(&stack.mongo.uri, &stack.mongo.database)
+        .await
+        .unwrap();
+    let counters = submission_worker::limits::Counters::new(
+        js.clone(),
+        submission_worker::limits::Limits {
+            max_queued: 5,
+            per_minute: 15,
+            runs_per_minute: 30,
+        },
+    );
+    let update = |id: &str, judging: u32, status: GradingStatus| GradingUpdate {
+        submission_id: id.to_owned(),
+        attempt: 1,
+        judging,
+        status,
+    };
+    let verdict = |verdict: common::Verdict| GradingStatus::Judged {
+        report: common::JudgeReport {
+            verdict,
+            run_time_ms: 7,
+            memory_kb: 1,
+            tests: Vec::new(),
+            compile_output: None,
+            error: None,
+            score: None,
+            max_score: None,
+            groups: Vec::new(),
+        },
+    };
+    let unwritten = uuid::Uuid::now_v7().to_string();
+    let batch = vec![
+        update(&ids[0], 1, GradingStatus::Compiling),
+        update(&ids[0], 1, verdict(common::Verdict::Accepted)),
+        update(&ids[0], 1, verdict(common::Verdict::WrongAnswer)),
+        update(&ids[0], 1, GradingStatus::Running { test: 1, of: 2 }),
+        update(&ids[1], 1, verdict(common::Verdict::WrongAnswer)),
+        update(&ids[2], 1, GradingStatus::Running { test: 1, of: 2 }),
+        update(&ids[3], 2, verdict(common::Verdict::Accepted)),
+        update(&unwritten, 1, verdict(common::Verdict::Accepted)),
+    ];
+    let applied = apply(&store, &counters, &batch).await.unwrap();
+    use Applied::{Done, Early};
+    assert_eq!(applied, [Done, Done, Done, Done, Done, Done, Done, Early]);
+
+    let status = |id: String| {
+        let stack = &stack;
+        let user = &user;
+        async move {
+            let got: Value = stack
+                .get_auth(&format!("/api/submissions/{id}"), user)
+                .await
+                .json()
+                .await
+                .unwrap();
+            (got["status"].as_str().unwrap().to_owned(), got["verdict"].clone())
+        }
+    };
+    assert_eq!(status(ids[0].clone()).await, ("judged".into(), json!("accepted")));
+    assert_eq!(
+        status(ids[1].clone()).await,
+        ("judged".into(), json!("wrong_answer"))
+    );
+    assert_eq!(status(ids[2].clone()).await.0, "running");
+    assert_eq!(
+        status(ids[3].clone()).await.0,
+        "queued",
+        "a verdict of another judging"
+    );
+    assert_eq!(queued().await, 2, "two judged, two slots freed");
+
+    // Applied again (a redelivery): nothing moves, no slot is freed twice.
+    let again = apply(&store, &counters, &batch[..7]).await.unwrap();
+    assert!(again.iter().all(|a| *a == Done), "{again:?}");
+    assert_eq!(queued().await, 2);
+    assert_eq!(status(ids[0].clone()).await, ("judged".into(), json!("accepted")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_user_cannot_queue_without_bound() {
     let stack = Stack::start(StackOptions {
