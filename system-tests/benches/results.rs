@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::jobs::{GradingStatus, GradingUpdate};
+use common::jobs::GradingUpdate;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use serde_json::json;
@@ -38,24 +38,11 @@ async fn backlog(
         record.insert("order", &id);
         record.insert("user_id", format!("bench-author-{}", i % 50));
         records.push(record);
-        updates.push(GradingUpdate {
-            submission_id: id,
-            attempt: 1,
-            judging: 1,
-            status: GradingStatus::Judged {
-                report: common::JudgeReport {
-                    verdict: common::Verdict::Accepted,
-                    run_time_ms: 3,
-                    memory_kb: 1024,
-                    tests: Vec::new(),
-                    compile_output: None,
-                    error: None,
-                    score: None,
-                    max_score: None,
-                    groups: Vec::new(),
-                },
-            },
-        });
+        updates.push(system_tests::results::verdict_update(
+            &id,
+            1,
+            common::Verdict::Accepted,
+        ));
     }
     for chunk in records.chunks(500) {
         submissions.insert_many(chunk).await.unwrap();
@@ -71,16 +58,7 @@ async fn run() {
     })
     .await;
     let admin = stack.token("admin", "admin password").await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/problems/aplusb");
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .body(problem_package::pack_zip(&root).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
     let _standin = system_tests::stack::advertise_languages(&stack.nats, &["c"]).await;
     let r = stack
         .http

@@ -167,15 +167,7 @@ async fn prepare(size: usize, users: usize) -> Sized {
     .await;
     let db = stack.mongo.database().await;
     let admin = stack.token("admin", "admin password").await;
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .body(problem_package::pack_zip(&root).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
     stack.register("bencher", "bench password").await;
     let token = stack.token("bencher", "bench password").await;
     // A stand-in judge that advertises C and pulls nothing: submissions are accepted and queue.

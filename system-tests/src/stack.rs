@@ -412,6 +412,21 @@ impl Stack {
         }
     }
 
+    /// Uploads the example problem package `examples/problems/<name>` as problem `name`, without
+    /// verifying it, with the admin `token`, and checks it worked.
+    pub async fn upload_example(&self, token: &str, name: &str) {
+        let dir = crate::workspace_root().join("examples/problems").join(name);
+        let r = self
+            .http
+            .post(self.url(&format!("/api/problems?id={name}&verify=false")))
+            .bearer_auth(token)
+            .body(problem_package::pack_zip(&dir).expect("packing the example"))
+            .send()
+            .await
+            .expect("uploading the example");
+        assert_eq!(r.status(), 201, "uploading {name}");
+    }
+
     /// Registers a user and checks it worked.
     pub async fn register(&self, username: &str, password: &str) -> Value {
         let body =

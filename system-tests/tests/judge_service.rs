@@ -126,24 +126,7 @@ async fn jobs_are_pulled_judged_and_reported() {
         .unwrap();
     let mut batch = consumer.fetch().max_messages(1).messages().await.unwrap();
     let pulled = batch.next().await.unwrap().unwrap();
-    let stored = common::jobs::GradingUpdate {
-        submission_id: "sub-done".into(),
-        attempt: 1,
-        judging: 1,
-        status: common::jobs::GradingStatus::Judged {
-            report: common::JudgeReport {
-                verdict: common::Verdict::Accepted,
-                run_time_ms: 1,
-                memory_kb: 1,
-                tests: Vec::new(),
-                compile_output: None,
-                error: None,
-                score: None,
-                max_score: None,
-                groups: Vec::new(),
-            },
-        },
-    };
+    let stored = system_tests::results::verdict_update("sub-done", 1, common::Verdict::Accepted);
     js.publish(
         common::subjects::jobs::results("sub-done"),
         serde_json::to_vec(&stored).unwrap().into(),

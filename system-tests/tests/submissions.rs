@@ -263,24 +263,7 @@ async fn a_job_that_could_not_be_published_is_published_later() {
 
 /// A judged update for `id`, as a judge publishes it.
 async fn publish_verdict(js: &async_nats::jetstream::Context, id: &str) {
-    let update = common::jobs::GradingUpdate {
-        submission_id: id.into(),
-        attempt: 1,
-        judging: 1,
-        status: common::jobs::GradingStatus::Judged {
-            report: common::JudgeReport {
-                verdict: common::Verdict::Accepted,
-                run_time_ms: 7,
-                memory_kb: 1,
-                tests: Vec::new(),
-                compile_output: None,
-                error: None,
-                score: None,
-                max_score: None,
-                groups: Vec::new(),
-            },
-        },
-    };
+    let update = system_tests::results::verdict_update(id, 1, common::Verdict::Accepted);
     js.publish(
         common::subjects::jobs::results(id),
         serde_json::to_vec(&update).unwrap().into(),
@@ -408,29 +391,18 @@ async fn results_at_hand_are_applied_together_and_free_one_slot_each() {
         judging,
         status,
     };
-    let verdict = |verdict: common::Verdict| GradingStatus::Judged {
-        report: common::JudgeReport {
-            verdict,
-            run_time_ms: 7,
-            memory_kb: 1,
-            tests: Vec::new(),
-            compile_output: None,
-            error: None,
-            score: None,
-            max_score: None,
-            groups: Vec::new(),
-        },
-    };
+    let verdict =
+        |id: &str, judging: u32, verdict| system_tests::results::verdict_update(id, judging, verdict);
     let unwritten = uuid::Uuid::now_v7().to_string();
     let batch = vec![
         update(&ids[0], 1, GradingStatus::Compiling),
-        update(&ids[0], 1, verdict(common::Verdict::Accepted)),
-        update(&ids[0], 1, verdict(common::Verdict::WrongAnswer)),
+        verdict(&ids[0], 1, common::Verdict::Accepted),
+        verdict(&ids[0], 1, common::Verdict::WrongAnswer),
         update(&ids[0], 1, GradingStatus::Running { test: 1, of: 2 }),
-        update(&ids[1], 1, verdict(common::Verdict::WrongAnswer)),
+        verdict(&ids[1], 1, common::Verdict::WrongAnswer),
         update(&ids[2], 1, GradingStatus::Running { test: 1, of: 2 }),
-        update(&ids[3], 2, verdict(common::Verdict::Accepted)),
-        update(&unwritten, 1, verdict(common::Verdict::Accepted)),
+        verdict(&ids[3], 2, common::Verdict::Accepted),
+        verdict(&unwritten, 1, common::Verdict::Accepted),
     ];
     let applied = apply(&store, &counters, &batch).await.unwrap();
     use Applied::{Done, Early};

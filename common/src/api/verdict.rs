@@ -210,18 +210,26 @@ impl JudgeReport {
         self
     }
 
-    /// The report of a job the judges could not grade, with the reason.
-    pub fn internal_error(reason: impl Into<String>) -> JudgeReport {
+    /// A report with its verdict only: no tests, no figures, no output.
+    pub fn of(verdict: Verdict) -> JudgeReport {
         JudgeReport {
-            verdict: Verdict::InternalError,
+            verdict,
             run_time_ms: 0,
             memory_kb: 0,
             tests: Vec::new(),
             compile_output: None,
-            error: Some(reason.into()),
+            error: None,
             score: None,
             max_score: None,
             groups: Vec::new(),
+        }
+    }
+
+    /// The report of a job the judges could not grade, with the reason.
+    pub fn internal_error(reason: impl Into<String>) -> JudgeReport {
+        JudgeReport {
+            error: Some(reason.into()),
+            ..JudgeReport::of(Verdict::InternalError)
         }
     }
 }

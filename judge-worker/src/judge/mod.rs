@@ -348,17 +348,7 @@ impl Judge {
         options: &JudgeOptions,
         mut progress: impl FnMut(Progress),
     ) -> JudgeReport {
-        let mut report = JudgeReport {
-            verdict: Verdict::InternalError,
-            run_time_ms: 0,
-            memory_kb: 0,
-            tests: Vec::new(),
-            compile_output: None,
-            error: None,
-            score: None,
-            max_score: None,
-            groups: Vec::new(),
-        };
+        let mut report = JudgeReport::of(Verdict::InternalError);
         let Some(language) = self.language(language_id) else {
             report.error = Some(format!("language {language_id:?} is not offered"));
             return report;
