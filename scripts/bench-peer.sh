@@ -11,7 +11,10 @@
 # peer's — both gunicorn services, PostgreSQL and RabbitMQ (both already running here, as the
 # peer's README says; they serve nothing else during the run). The load script's own CPU is in
 # neither: it is reported beside them, with the most our stack could accept on these cores at its
-# measured cost if the judge's own grading took no CPU.
+# measured cost if the judge's own grading took no CPU. Beside them, the share of the machine's CPU
+# time the hypervisor gave to other guests during the long load (/proc/stat's steal): on the
+# team's VMs a turn can run at half speed, and this (with the load client's CPU, the same code in
+# every turn) is how such a turn shows.
 #
 # BENCH_PEER_JUDGE_SHARES=N (an experiment, unset by default): in our turns the judge and every
 # process it starts go into a cgroup v1 `cpu` group with cpu.shares N (1024 is one session's
@@ -174,6 +177,7 @@ load() {
     args=(--auth-url "http://127.0.0.1:$EDGE_PORT" --problem-id aplusb)
   fi
   before=$(tree_cpu "$roots" judge-worker)
+  stat_before=$(head -1 /proc/stat)
   # The load client's own CPU seconds go to load.cpu (its rusage, read by a parent that waits).
   python3 -c 'import resource, subprocess, sys
 code = subprocess.run(sys.argv[2:]).returncode
@@ -182,7 +186,8 @@ open(sys.argv[1], "w").write(str(r.ru_utime + r.ru_stime))
 sys.exit(code)' "$WORK/load.cpu" "$PY" "$PEER/load.py" "${args[@]}" --phases submit --users 20 \
     --concurrency 16 --duration "$seconds" --warmup 1 >"$WORK/load.json" 2>"$WORK/load.err"
   after=$(tree_cpu "$roots" judge-worker)
-  python3 - "$before" "$after" "$WORK/load.json" "$(cat "$WORK/load.cpu")" <<'EOF'
+  stat_after=$(head -1 /proc/stat)
+  python3 - "$before" "$after" "$WORK/load.json" "$(cat "$WORK/load.cpu")" "$stat_before" "$stat_after" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[3]))
 ok = s["submit"]["ok"] + s.get("warmup", {}).get("submit", {}).get("ok", 0)
@@ -192,22 +197,25 @@ if errors:
 cpu = lambda text: dict((k, float(v)) for k, v in (kv.split("=") for kv in text.split()))
 before, after = cpu(sys.argv[1]), cpu(sys.argv[2])
 used = ",".join(f"{k}={after[k] - before.get(k, 0)}" for k in after)
-print(ok, sum(after.values()) - sum(before.values()), s["submit"]["ok_rps"], s["submit"]["latency_ms"]["p50"], s["submit"]["latency_ms"]["p99"], used, sys.argv[4])
+# The share of the machine's CPU time the hypervisor gave to others meanwhile (/proc/stat's steal).
+ticks = [int(b) - int(a) for a, b in zip(sys.argv[5].split()[1:9], sys.argv[6].split()[1:9])]
+stolen = 100 * ticks[7] / max(1, sum(ticks))
+print(ok, sum(after.values()) - sum(before.values()), s["submit"]["ok_rps"], s["submit"]["latency_ms"]["p50"], s["submit"]["latency_ms"]["p99"], used, sys.argv[4], f"{stolen:.1f}")
 EOF
 }
 
 echo
 echo "## Intake beside the seed's Flask design (load.py, 20 users, 16 in flight; our judge live${JUDGE_SHARES:+, at cpu.shares $JUDGE_SHARES})"
 echo
-echo "| round | system | submissions/s | p50 ms | p99 ms | CPU ms per accepted submission | load.py's CPU ms per submission |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| round | system | submissions/s | p50 ms | p99 ms | CPU ms per accepted submission | load.py's CPU ms per submission | CPU stolen by the host % |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 declare -A RATE CPU CLIENT
 SHARES=()
 for round in $(seq 1 "$ROUNDS"); do
   for system in peer ours; do
     [ "$system" = ours ] && start_ours "$round"
-    out=$(load "$system" "$SHORT"); read -r n1 c1 _ _ _ u1 l1 <<<"$out"
-    out=$(load "$system" "$LONG"); read -r n2 c2 rps p50 p99 u2 l2 <<<"$out"
+    out=$(load "$system" "$SHORT"); read -r n1 c1 _ _ _ u1 l1 _ <<<"$out"
+    out=$(load "$system" "$LONG"); read -r n2 c2 rps p50 p99 u2 l2 stolen <<<"$out"
     per=$(python3 -c "print(f'{($c2 - $c1) * 1000 / max(1, $n2 - $n1):.2f}')")
     client=$(python3 -c "print(f'{($l2 - $l1) * 1000 / max(1, $n2 - $n1):.2f}')")
     # Each process's share, for the note under the table.
@@ -218,7 +226,7 @@ d = {k: (b[k] - a.get(k, 0)) * 1000 / max(1, $n2 - $n1) for k in b}
 print(', '.join(f'{k} {v:.2f}' for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if abs(v) >= 0.01))")")
     [ "$system" = ours ] && stop_ours
     RATE[$system,$round]=$rps; CPU[$system,$round]=$per; CLIENT[$system,$round]=$client
-    echo "| $round | $([ $system = peer ] && echo 'seed-flask (gunicorn 2+2 sync workers, PostgreSQL, RabbitMQ)' || echo 'ours (make run)') | $rps | $p50 | $p99 | $per | $client |"
+    echo "| $round | $([ $system = peer ] && echo 'seed-flask (gunicorn 2+2 sync workers, PostgreSQL, RabbitMQ)' || echo 'ours (make run)') | $rps | $p50 | $p99 | $per | $client | $stolen |"
   done
 done
 echo
