@@ -85,8 +85,9 @@ const APPLIED_BY: &str = "applied_by";
 /// its author's queue slot. One update is one store write (`findAndModify` for a verdict, which
 /// returns the record it moved); more are one `update` command of ordered statements and, when
 /// they hold verdicts, one read, whatever their number: the verdicts' writes stamp the records
-/// with the batch's id, and the read tells by it which records this batch moved. On the test
-/// store a batch of 8 costs a third of the CPU per update that single writes do.
+/// with the batch's id, and the read tells by it which records this batch moved. On the default
+/// store, batches of up to 64 cost a half to a third of the CPU per verdict that single writes do
+/// (`cargo bench -p system-tests --bench results`).
 pub async fn apply(
     store: &Store,
     counters: &Counters,
