@@ -284,7 +284,7 @@ pub async fn run(
         let mut outcomes: Vec<Outcome> = Vec::with_capacity(payloads.len());
         // Submissions' updates, and where their outcomes go.
         let mut updates = Vec::with_capacity(payloads.len());
-        let mut slots = Vec::with_capacity(payloads.len());
+        let mut positions = Vec::with_capacity(payloads.len());
         for payload in payloads {
             let update: GradingUpdate = match serde_json::from_slice(&payload) {
                 Ok(u) => u,
@@ -303,15 +303,15 @@ pub async fn run(
                     }
                 });
             } else {
-                slots.push(outcomes.len());
+                positions.push(outcomes.len());
                 outcomes.push(Outcome::Retry);
                 updates.push(update);
             }
         }
         match apply(store, counters, &updates).await {
             Ok(applied) => {
-                for ((slot, update), applied) in slots.into_iter().zip(&updates).zip(applied) {
-                    outcomes[slot] = match applied {
+                for ((at, update), applied) in positions.into_iter().zip(&updates).zip(applied) {
+                    outcomes[at] = match applied {
                         Applied::Done => Outcome::Done,
                         Applied::Early => {
                             tracing::debug!(submission = %update.submission_id, "a verdict before its record; will retry");

@@ -70,16 +70,7 @@ async fn run() {
     .await;
     let store = stack.mongo.name();
     let admin = stack.token("admin", "admin password").await;
-    let zip = problem_package::pack_zip(&root).unwrap();
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .body(zip)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
 
     // Intake first, with a stand-in judge that advertises C but pulls nothing.
     let mut tokens = Vec::new();

@@ -420,6 +420,7 @@ impl Stack {
             .http
             .post(self.url(&format!("/api/problems?id={name}&verify=false")))
             .bearer_auth(token)
+            .header("content-type", "application/zip")
             .body(problem_package::pack_zip(&dir).expect("packing the example"))
             .send()
             .await

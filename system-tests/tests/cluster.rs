@@ -170,17 +170,7 @@ async fn a_cluster_loses_a_node_without_anyone_noticing() {
     stack.wait_for_language("python3").await;
 
     let admin = stack.token("admin", "admin password").await;
-    let zip = problem_package::pack_zip(&examples().join("aplusb")).unwrap();
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/zip")
-        .body(zip)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
     stack.register("solver", "correct horse battery").await;
     let token = stack.token("solver", "correct horse battery").await;
     let source = std::fs::read_to_string(examples().join("aplusb/submissions/accepted/aplusb.py")).unwrap();

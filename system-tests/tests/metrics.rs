@@ -29,16 +29,7 @@ async fn metrics_move_as_submissions_flow() {
     .await;
     let admin = stack.token("admin", "admin password").await;
     let root = system_tests::workspace_root().join("examples/problems/aplusb");
-    let zip = problem_package::pack_zip(&root).unwrap();
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .body(zip)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
     let judge_metrics = format!("127.0.0.1:{}", system_tests::free_port());
     let _judge = system_tests::judge::JudgeProcess::start_with_env(
         &stack.nats,

@@ -25,17 +25,7 @@ async fn the_description_holds_under_schemathesis() {
     .await;
     let _judge = system_tests::stack::advertise_languages(&stack.nats, &["c", "python3"]).await;
     let admin = stack.token("admin", "admin password").await;
-    let examples = system_tests::workspace_root().join("examples/problems");
-    let zip = problem_package::pack_zip(&examples.join("aplusb")).unwrap();
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .body(zip)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
     stack.register("fuzzer", "correct horse battery").await;
     let user = stack.token("fuzzer", "correct horse battery").await;
 

@@ -28,17 +28,7 @@ async fn stack_with_aplusb(options: StackOptions) -> (Stack, JudgeProcess, Strin
     let admin = stack.token("admin", "admin password").await;
     stack.register("solver", "correct horse battery").await;
     let user = stack.token("solver", "correct horse battery").await;
-    let zip = problem_package::pack_zip(&examples().join("aplusb")).unwrap();
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/zip")
-        .body(zip)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
     for language in ["c", "cpp", "python3", "java", "javascript", "rust"] {
         stack.wait_for_language(language).await;
     }

@@ -27,16 +27,7 @@ async fn a_learner_registers_reads_submits_and_comments_in_the_browser() {
     })
     .await;
     let admin = stack.token("admin", "admin password").await;
-    let zip = problem_package::pack_zip(&root.join("examples/problems/aplusb")).unwrap();
-    let r = stack
-        .http
-        .post(stack.url("/api/problems?id=aplusb&verify=false"))
-        .bearer_auth(&admin)
-        .body(zip)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    stack.upload_example(&admin, "aplusb").await;
     let _judge = system_tests::judge::JudgeProcess::start(&stack.nats, Some("65200"), true);
     stack.wait_for_language("python3").await;
 
