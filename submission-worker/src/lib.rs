@@ -87,7 +87,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 impl Service {
     /// The languages the judges offer now.
-    pub async fn languages(&self) -> Vec<common::api::Language> {
+    pub async fn languages(&self) -> std::sync::Arc<[common::api::Language]> {
         self.languages.get().await
     }
 }
@@ -122,7 +122,7 @@ pub async fn handle(
     match subject.as_str() {
         subjects::LANGUAGES => Ok(Answer::json(
             200,
-            &serde_json::json!({"items": svc.languages().await}),
+            &serde_json::json!({"items": &*svc.languages().await}),
         )),
         subjects::PROBLEMS_CREATE => problems::create(&svc, &caller, body).await,
         subjects::PROBLEMS_LIST => problems::list(&svc).await,

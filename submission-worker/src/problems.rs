@@ -136,7 +136,7 @@ pub async fn import(
     let languages = if verify && !packaged.is_empty() {
         svc.languages().await
     } else {
-        Vec::new()
+        std::sync::Arc::from([])
     };
     let upload = Upload {
         id: &id,
