@@ -96,7 +96,7 @@ pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) ->
     let response = next.run(req).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16().to_string();
-    metrics::with_local_recorder(state.metrics.as_ref(), || {
+    metrics::with_local_recorder(&state.metrics, || {
         let labels = [("method", method), ("route", route), ("status", status)];
         metrics::counter!("http_requests_total", &labels).increment(1);
         metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
