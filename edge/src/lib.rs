@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use tower::util::MapRequestLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -191,7 +192,15 @@ impl Edge {
     /// drains the NATS connection.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), EdgeError> {
         tracing::info!(addr = %self.local_addr(), "edge listening");
-        axum::serve(self.listener, self.router)
+        // TCP_NODELAY, which axum leaves off: a response hyper writes in more than one piece (a
+        // live status stream's events, a body past its buffer) must not wait for the client's
+        // delayed ACK of the piece before.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY on an accepted connection");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
         common::service::drain(&self.client).await;
