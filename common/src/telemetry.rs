@@ -1,6 +1,10 @@
 //! Installs the `tracing` subscriber once per binary: human-readable by default, JSON lines when
 //! `LOG_FORMAT=json`, filtered by `RUST_LOG`, written to standard error (standard output stays
-//! free for what a command prints, such as `judge-worker judge --json`).
+//! free for what a command prints, such as `judge-worker judge --json`). Colours only on a
+//! terminal: `make run` writes each service's log to a file, which escape codes made hard to
+//! read and grep.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -20,6 +24,7 @@ pub fn init_with_default(service: &'static str, default_filter: &str) {
     let builder = fmt()
         .with_env_filter(filter)
         .with_target(true)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = if json {
         builder.json().flatten_event(true).try_init()
